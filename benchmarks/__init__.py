@@ -1,0 +1,1 @@
+"""Accuracy and speed benchmarks; each writes JSON (and PNGs) under benchmarks/results/."""
