@@ -13,30 +13,32 @@ import torch
 from hrr.errors import HRRError
 
 __all__ = [
-    # operations
-    "bind",
-    "bundle",
-    "exact_inverse",
-    "from_spectrum",
-    "generator_for",
-    "identity",
-    "inverse",
-    "is_unitary",
-    "multibind",
-    "normalize",
-    "permute",
-    "power",
     # creation
     "random",
     "random_unitary",
+    "random_permutation",
+    "identity",
+    "generator_for",
+    # spectra (cache the rfft of fixed roles)
+    "spectrum",
+    "from_spectrum",
+    # operations
+    "bind",
+    "bind_spectrum",
+    "unbind",
+    "multibind",
+    "inverse",
+    "exact_inverse",
+    "unitary",
+    "is_unitary",
+    "power",
+    "superpose",
+    "bundle",
+    "permute",
+    "normalize",
     # similarity
     "similarity",
     "similarity_matrix",
-    # spectra (cache the rfft of fixed roles)
-    "spectrum",
-    "superpose",
-    "unbind",
-    "unitary",
 ]
 
 _FFT_DTYPES = (torch.float32, torch.float64)
@@ -197,7 +199,26 @@ def bind(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         a: (*A, d), b: (*B, d) -> (broadcast(A, B), d)
     """
     check_pair(a, b, "bind")
-    return from_spectrum(spectrum(a) * spectrum(b), a.shape[-1], _result_dtype(a, b))
+    return from_spectrum(_product(spectrum(a), spectrum(b)), a.shape[-1], _result_dtype(a, b))
+
+
+def bind_spectrum(a: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
+    """Bind `a` with the vector whose cached spectrum is `spec`: one rfft and one irfft.
+
+    Cache `spectrum(role)` once for a role used many times; pass `spectrum(role).conj()` to
+    unbind it. Law: `bind_spectrum(a, spectrum(b)) == bind(a, b)`.
+
+    Shapes:
+        a: (*A, d), spec: (*S, d // 2 + 1) complex -> (broadcast(A, S), d)
+    """
+    check_vector(a, "bind_spectrum")
+    d = a.shape[-1]
+    if not spec.is_complex() or spec.shape[-1] != d // 2 + 1:
+        raise HRRError(
+            f"bind_spectrum: spec must be complex with last dimension d // 2 + 1 = {d // 2 + 1}, "
+            f"got {spec.dtype} {tuple(spec.shape)} (make it with hrr.spectrum)"
+        )
+    return from_spectrum(_product(spectrum(a), spec), d, a.dtype)
 
 
 def unbind(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -209,7 +230,17 @@ def unbind(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         c: (*C, d), a: (*A, d) -> (broadcast(C, A), d)
     """
     check_pair(c, a, "unbind")
-    return from_spectrum(spectrum(c) * spectrum(a).conj(), c.shape[-1], _result_dtype(c, a))
+    return from_spectrum(
+        _product(spectrum(c), spectrum(a).conj()), c.shape[-1], _result_dtype(c, a)
+    )
+
+
+def _product(f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """f * g, in place into f when autograd does not need f and shapes allow (saves a buffer)."""
+    fits = f.shape == torch.broadcast_shapes(f.shape, g.shape) and f.dtype == g.dtype
+    if fits and not (torch.is_grad_enabled() and (f.requires_grad or g.requires_grad)):
+        return f.mul_(g)
+    return f * g
 
 
 def multibind(x: torch.Tensor, *, dim: int = -2) -> torch.Tensor:
@@ -334,16 +365,36 @@ def bundle(x: torch.Tensor, *, dim: int = -2, normalize: bool = False) -> torch.
     return _normalize(out) if normalize else out
 
 
-def permute(a: torch.Tensor, shifts: int = 1) -> torch.Tensor:
-    """Cyclic shift of the elements: a second, non-commutative way to mark a role.
+def permute(a: torch.Tensor, shifts: int = 1, *, perm: torch.Tensor | None = None) -> torch.Tensor:
+    """Reorder the elements: a cyclic shift by `shifts`, or the index permutation `perm`.
 
-    Law: `permute(permute(a, k), -k) == a`.
+    A cyclic shift commutes with binding (`permute(a ⊛ b) == permute(a) ⊛ b`), so it marks a
+    whole term but cannot make binding order-sensitive; a random `perm` (see
+    `random_permutation`) does not commute, so `a ⊛ perm(b) != b ⊛ perm(a)`.
+
+    Law: `permute(permute(a, k), -k) == a`; `permute(permute(a, perm=p), perm=argsort(p)) == a`.
 
     Shapes:
-        a: (*, d) -> (*, d)
+        a: (*, d), perm: (d,) long -> (*, d)
     """
     check_vector(a, "permute")
-    return torch.roll(a, shifts, dims=-1)
+    if perm is None:
+        return torch.roll(a, shifts, dims=-1)
+    if perm.shape != (a.shape[-1],):
+        raise HRRError(f"permute: perm has shape {tuple(perm.shape)}, vectors have d={a.shape[-1]}")
+    return a[..., perm]
+
+
+def random_permutation(
+    d: int, *, generator: torch.Generator | None = None, seed: int | None = None
+) -> torch.Tensor:
+    """A random permutation of `d` indices, for `permute(a, perm=...)`; invert with `argsort`.
+
+    Shapes:
+        -> (d,) long
+    """
+    g = generator_for(generator, seed, "random_permutation")
+    return torch.randperm(_shape((), d, "random_permutation")[0], generator=g, device=g.device)
 
 
 def _normalize(a: torch.Tensor) -> torch.Tensor:

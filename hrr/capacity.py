@@ -3,10 +3,11 @@
 The model. A trace holds k bound pairs `Σ r_i ⊛ f_i`. Unbinding one role gives
 `q = f_j + n`, where the noise `n` has about `m` unit-norm random-like terms (`m = k - 1` for
 unitary roles, `m = k` for Gaussian roles, whose involution leaves one more noise term). Against
-a codebook of N unit vectors, the true filler scores `1 + N(0, m/d)` and each of the N - 1 others
+a codebook of N unit vectors, the true filler scores `1 + N(0, (m + 1/2)/d)` (the 1/2 is the
+spread of the filler's own norm) and each of the N - 1 others
 scores `N(0, |q|²/d)` with `|q|² ≈ 1 + m`, independently given q. So
 
-    P(correct) = E_z[ Φ((1 + z·sqrt(m/d)) / sqrt((1 + m)/d)) ** (N - 1) ],   z ~ N(0, 1),
+    P(correct) = E_z[ Φ((1 + z·sqrt((m + 1/2)/d)) / sqrt((1 + m)/d)) ** (N - 1) ],  z ~ N(0, 1),
 
 computed here by Gauss–Hermite quadrature. `plate_dim` gives Plate's (2003) rule of thumb
 `d ≈ 3.16 (k − 0.25) ln(N / ε³)` for comparison; it is conservative next to argmax cleanup.
@@ -57,7 +58,8 @@ def prob_correct(d: int, k: int, n_items: int, *, unitary_roles: bool = True) ->
     if n_items == 1 or k == 0:
         return 1.0
     m = (k - 1) if unitary_roles else k
-    x = (1 + _NODES * math.sqrt(m / d)) / math.sqrt((1 + m) / d)  # true score in noise std units
+    # true score 1 + N(0, (m + 1/2)/d): the 1/2 is the spread of |f|, as |f|² ~ 1 ± sqrt(2/d)
+    x = (1 + _NODES * math.sqrt((m + 0.5) / d)) / math.sqrt((1 + m) / d)  # in noise-std units
     log_p = (n_items - 1) * log_ndtr(x)
     return float(np.clip(np.sum(_WEIGHTS * np.exp(log_p)), 0.0, 1.0))
 

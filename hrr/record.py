@@ -71,7 +71,8 @@ def decode_record(
     role_spec = spectrum(roles[names]).conj()  # (R, m)
     residual, found = v, {}
     unread = torch.ones(len(names), dtype=torch.bool)
-    while bool(unread.any()):
+    floor = 1e-4 * float(torch.linalg.vector_norm(v))  # below it, everything is explained
+    while bool(unread.any()) and float(torch.linalg.vector_norm(residual)) > floor:
         queries = from_spectrum(spectrum(residual) * role_spec, fillers.d, v.dtype)  # (R, d)
         c = fillers.cleanup(queries)
         live = unread.to(c.margin.device) & (c.scores[:, 0] >= threshold)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hrr.algebra import bind, check_vector, random_unitary, unbind
+from hrr.algebra import bind, check_vector, permute, random_permutation, random_unitary, unbind
 from hrr.capacity import abstain_threshold, check_load
 from hrr.errors import HRRError
 from hrr.vocabulary import Vocabulary, name_seed
@@ -73,17 +73,16 @@ class TreeCodec:
         self.d, self.max_arity = d, max_arity
         s = name_seed("<tree>", seed)
         self.roles = random_unitary(max_arity, d, seed=s, dtype=dtype, device=device)  # (A, d)
-        g = torch.Generator().manual_seed(s)
-        self.perm = torch.randperm(d, generator=g).to(device)
+        self.perm = random_permutation(d, seed=s).to(device)
         self.inv_perm = torch.argsort(self.perm)
 
     def _down(self, x: torch.Tensor, i: int) -> torch.Tensor:
         """The child-slot map T_i(x) = r_i ⊛ Π(x)."""
-        return bind(self.roles[i], x[..., self.perm])
+        return bind(self.roles[i], permute(x, perm=self.perm))
 
     def _up(self, y: torch.Tensor, i: int) -> torch.Tensor:
         """Its exact inverse T_i⁻¹(y) = Π⁻¹(r_i⁻¹ ⊛ y)."""
-        return unbind(y, self.roles[i])[..., self.inv_perm]
+        return permute(unbind(y, self.roles[i]), perm=self.inv_perm)
 
     def _path_term(self, label: torch.Tensor, path: tuple[int, ...]) -> torch.Tensor:
         for i in reversed(path):
@@ -136,7 +135,8 @@ class TreeCodec:
         residual = v
         frontier: list[tuple[int, ...]] = [()]
         found: dict[tuple[int, ...], str] = {}
-        while frontier:
+        floor = 1e-4 * float(torch.linalg.vector_norm(v))  # below it, everything is explained
+        while frontier and float(torch.linalg.vector_norm(residual)) > floor:
             queries = torch.stack([self._read(residual, path) for path in frontier])  # (F, d)
             c = labels.cleanup(queries)
             live = c.scores[:, 0] >= threshold

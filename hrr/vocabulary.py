@@ -160,7 +160,7 @@ class Vocabulary:
         clash = [s for s in symbols if s in self._index]
         if clash or len(set(symbols)) != len(symbols):
             raise HRRError(f"Vocabulary.add_vectors: symbols already present or repeated: {clash}")
-        self._append(list(symbols), vectors.to(self.dtype, self.device))
+        self._append(list(symbols), vectors.to(device=self.device, dtype=self.dtype))
 
     def _append(self, symbols: list[str], vectors: torch.Tensor) -> None:
         for s in symbols:

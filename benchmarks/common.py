@@ -1,0 +1,70 @@
+"""What every benchmark shares: timing, a description of the machine, and writing results."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hartflow.atomic import write_json
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def seconds_per_call(fn: Callable[[], object], *, min_time: float = 0.2, repeats: int = 5) -> float:
+    """Median over `repeats` of the mean time of `fn()`, each repeat lasting >= `min_time`.
+
+    One warm-up call first; the inner loop count is fixed from it so fast calls are averaged.
+    """
+    start = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - start, 1e-7)
+    inner = max(1, int(min_time / once))
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - start) / inner)
+    return statistics.median(samples)
+
+
+def _version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def machine() -> dict[str, Any]:
+    """The machine and software a result was measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchhd": _version("torch-hd"),
+        "faiss": _version("faiss-cpu"),
+        "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
+
+
+def save(name: str, result: dict[str, Any], out_dir: Path | None = None) -> Path:
+    """Write `result` to `<out_dir>/<name>.json` atomically (default: benchmarks/results)."""
+    return write_json((out_dir or RESULTS) / f"{name}.json", result)

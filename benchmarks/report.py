@@ -1,0 +1,106 @@
+"""Render benchmarks/results/*.json as markdown into the README, between marker comments.
+
+    python -m benchmarks.report          # rewrites README.md's <!-- name --> ... <!-- /name --> blocks
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from benchmarks.common import RESULTS
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def hrr_ops(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        f"Measured on {m['cpu']}, {m['torch_threads']} torch threads, torch {m['torch']}, "
+        f"torch-hd {m['torchhd']}. Vectors per second; ratio = HartFlow / torchhd.",
+        "",
+        "| d | batch | bind: HartFlow | torchhd | ratio | unbind: ratio | unbind, cached role: ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    rows = {(r["op"], r["d"], r["batch"]): r for r in result["rows"]}
+    for d, batch in sorted({(r["d"], r["batch"]) for r in result["rows"]}):
+        b, u, c = (rows[(op, d, batch)] for op in ("bind", "unbind", "unbind_role"))
+        lines.append(
+            f"| {d} | {batch:,} | {b['hartflow_vectors_per_s']:.3g} | "
+            f"{b['torchhd_vectors_per_s']:.3g} | {b['ratio']:.2f}× | {u['ratio']:.2f}× | "
+            f"{c['ratio']:.2f}× |"
+        )
+    s = result["summary"]
+    lines += [
+        "",
+        f"Target {s['target']}: **{'met' if s['met'] else 'not met'}** — lowest ratio "
+        f"{s['min_ratio_single']:.2f}× on single vectors, {s['min_ratio_batched']:.2f}× on "
+        f"batches. Largest difference between the two results: "
+        f"{max(r['max_abs_diff'] for r in result['rows']):.1e}.",
+    ]
+    return "\n".join(lines)
+
+
+def hrr_capacity(result: dict) -> str:
+    cells = result["role_filler"]["cells"]
+    n = result["role_filler"]["n_items"]
+    ks = sorted({c["k"] for c in cells})
+    by = {(c["d"], c["k"]): c for c in cells}
+    lines = [
+        f"Role–filler cleanup against N = {n} items (unitary roles): measured / predicted "
+        f"(`hrr.prob_correct`), about {cells[0]['unbinds']:,} unbinds per cell; "
+        "† = outside the prediction's 99 % band.",
+        "",
+        "| d | " + " | ".join(f"k={k}" for k in ks) + " | capacity at 1 % | Plate's rule |",
+        "|---:|" + "---:|" * (len(ks) + 2),
+    ]
+    planner = {p["d"]: p for p in result["planner"]}
+    for d in sorted({c["d"] for c in cells}):
+        parts = []
+        for k in ks:
+            c = by[(d, k)]
+            parts.append(f"{c['measured']:.3f}/{c['predicted']:.3f}{'' if c['inside'] else ' †'}")
+        p = planner[d]
+        lines.append(f"| {d} | " + " | ".join(parts) + f" | {p['capacity_1pct']} | {p['plate_k_1pct']} |")
+    s = result["summary"]
+    seq = result["sequence"]
+    lines += [
+        "",
+        f"{s['cells_inside_band']} of {s['cells']} cells lie inside the band.",
+        "",
+        f"{seq['length']}-token sequences ({seq['sequences_per_row']} per row), token accuracy:",
+        "",
+        "| N | d | plain | predicted | explain-away |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in seq["rows"]:
+        lines.append(
+            f"| {r['n_items']} | {r['d']} | {r['plain']:.4f} | {r['predicted_plain']:.4f} | "
+            f"{r['explain_away']:.4f} |"
+        )
+    smallest = ", ".join(f"{k}: d = {v}" for k, v in s["smallest_d_48_tokens_999"].items())
+    lines += ["", f"Smallest d with ≥ 99.9 % token accuracy on 48 tokens — {smallest}."]
+    return "\n".join(lines)
+
+
+RENDERERS = {"hrr_ops": hrr_ops, "hrr_capacity": hrr_capacity}
+
+
+def update_readme(readme: Path = README, results: Path = RESULTS) -> list[str]:
+    """Replace each `<!-- name -->...<!-- /name -->` block whose result JSON exists."""
+    text = readme.read_text()
+    done = []
+    for name, render in RENDERERS.items():
+        path = results / f"{name}.json"
+        pattern = re.compile(rf"<!-- {name} -->.*?<!-- /{name} -->", re.S)
+        if path.exists() and pattern.search(text):
+            block = f"<!-- {name} -->\n{render(json.loads(path.read_text()))}\n<!-- /{name} -->"
+            text = pattern.sub(lambda _: block, text)
+            done.append(name)
+    readme.write_text(text)
+    return done
+
+
+if __name__ == "__main__":
+    print("updated:", ", ".join(update_readme()) or "nothing")

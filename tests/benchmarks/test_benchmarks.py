@@ -1,0 +1,34 @@
+"""The benchmarks run end to end on tiny grids and write what they claim."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("torchhd", reason="the bench extra (torch-hd) is not installed")
+pytest.importorskip("matplotlib", reason="the bench extra (matplotlib) is not installed")
+
+from benchmarks import hrr_capacity, hrr_ops
+
+
+def test_hrr_ops_writes_rows_for_every_op(tmp_path):
+    hrr_ops.main(["--dims", "64", "--batches", "1", "8", "--min-time", "0.01", "--repeats", "1",
+                  "--out", str(tmp_path)])  # fmt: skip
+    result = json.loads((tmp_path / "hrr_ops.json").read_text())
+    assert {(r["op"], r["batch"]) for r in result["rows"]} == {
+        (op, b) for op in ("bind", "unbind", "unbind_role") for b in (1, 8)
+    }
+    assert all(r["max_abs_diff"] < 1e-5 and r["ratio"] > 0 for r in result["rows"])
+    assert result["machine"]["torch"] and "met" in result["summary"]
+
+
+def test_hrr_capacity_writes_json_and_plot(tmp_path):
+    hrr_capacity.main(["--dims", "256", "--ks", "1", "8", "--seq-dims", "512", "--unbinds", "200",
+                       "--sequences", "10", "--out", str(tmp_path)])  # fmt: skip
+    result = json.loads((tmp_path / "hrr_capacity.json").read_text())
+    cells = result["role_filler"]["cells"]
+    assert [c["k"] for c in cells] == [1, 8]
+    assert all(c["band"][0] <= c["predicted"] <= c["band"][1] for c in cells)
+    assert (tmp_path / "hrr_capacity.png").stat().st_size > 10_000
+    assert result["sequence"]["rows"][0]["tokens"] == 480

@@ -1,0 +1,89 @@
+"""The command line: tables, JSON, help, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+import cli
+
+runner = CliRunner()
+
+
+class TestEncode:
+    def test_table_shows_round_trip(self):
+        result = runner.invoke(cli.app, ["encode", "jump around left twice", "--dim", "512"])
+        assert result.exit_code == 0, result.output
+        for word in ("dim", "512", "norm", "around", "cosine", "exact"):
+            assert word in result.output
+
+    def test_json_has_the_same_content(self):
+        result = runner.invoke(
+            cli.app, ["encode", "a b a c", "--dim", "256", "--seed", "3", "--json"]
+        )
+        report = json.loads(result.output)
+        assert report["dim"] == 256 and report["length"] == 4 and report["exact"] is True
+        assert [p["decoded"] for p in report["positions"]] == ["a", "b", "a", "c"]
+        assert report["norm"] > 0 and report["capacity"] >= 4
+
+    def test_seed_changes_vectors_not_answers(self):
+        a = json.loads(runner.invoke(cli.app, ["encode", "x y", "--json"]).output)
+        b = json.loads(runner.invoke(cli.app, ["encode", "x y", "--json", "--seed", "9"]).output)
+        assert a["norm"] != b["norm"] and a["exact"] and b["exact"]
+
+    def test_over_capacity_is_reported_not_hidden(self):
+        words = " ".join(f"w{i}" for i in range(40))
+        result = runner.invoke(
+            cli.app, ["encode", words, "--dim", "32", "--distractors", "500", "--json"]
+        )
+        report = json.loads(result.output)
+        assert report["exact"] is False
+        assert any(not p["correct"] for p in report["positions"])
+
+
+class TestErrors:
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["encode", ""], "the command is empty"),
+            (["encode", "   "], "the command is empty"),
+            (["encode", "x", "--bogus"], "No such option: --bogus"),
+            (["encode", "x", "--dim", "1"], "--dim"),
+            (["encode", "x", "--dim", "many"], "--dim"),
+            (["nonsense"], "nonsense"),
+        ],
+    )
+    def test_one_red_line_and_exit_2(self, capsys, args, message):
+        assert cli.run(args) == 2
+        err = capsys.readouterr().err
+        assert message in err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+    def test_debug_shows_the_traceback(self):
+        with pytest.raises(ValueError, match="empty"):
+            cli.run(["encode", "", "--debug"])
+
+
+class TestHelp:
+    def test_help_lists_commands_with_one_line_each(self, capsys):
+        assert cli.run(["--help"]) == 0
+        out = capsys.readouterr().out
+        assert "encode" in out and "Encode a command" in out
+
+    def test_no_arguments_prints_help(self, capsys):
+        assert cli.run([]) == 0
+        assert "encode" in capsys.readouterr().out
+
+    def test_console_script_runs(self):
+        proc = subprocess.run(
+            [sys.executable, "-m", "cli", "encode", "", "--dim", "64"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 2
+        assert proc.stderr.count("\n") == 1 and "error" in proc.stderr
