@@ -1,6 +1,6 @@
 """Render benchmarks/results/*.json as markdown into the README, between marker comments.
 
-    python -m benchmarks.report          # rewrites README.md's <!-- name --> ... <!-- /name --> blocks
+python -m benchmarks.report          # rewrites README.md's <!-- name --> ... <!-- /name --> blocks
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ def hrr_ops(result: dict) -> str:
         f"Measured on {m['cpu']}, {m['torch_threads']} torch threads, torch {m['torch']}, "
         f"torch-hd {m['torchhd']}. Vectors per second; ratio = HartFlow / torchhd.",
         "",
-        "| d | batch | bind: HartFlow | torchhd | ratio | unbind: ratio | unbind, cached role: ratio |",
+        "| d | batch | bind: HartFlow | torchhd | ratio | unbind: ratio "
+        "| unbind, cached role: ratio |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     rows = {(r["op"], r["d"], r["batch"]): r for r in result["rows"]}
@@ -60,9 +61,11 @@ def hrr_capacity(result: dict) -> str:
         parts = []
         for k in ks:
             c = by[(d, k)]
-            parts.append(f"{c['measured']:.3f}/{c['predicted']:.3f}{'' if c['inside'] else ' †'}")
+            mark = "" if c["inside"] else " †"
+            parts.append(f"{c['measured']:.3f}/{c['predicted']:.3f}{mark}")
         p = planner[d]
-        lines.append(f"| {d} | " + " | ".join(parts) + f" | {p['capacity_1pct']} | {p['plate_k_1pct']} |")
+        tail = f" | {p['capacity_1pct']} | {p['plate_k_1pct']} |"
+        lines.append(f"| {d} | " + " | ".join(parts) + tail)
     s = result["summary"]
     seq = result["sequence"]
     lines += [
@@ -96,7 +99,7 @@ def update_readme(readme: Path = README, results: Path = RESULTS) -> list[str]:
         pattern = re.compile(rf"<!-- {name} -->.*?<!-- /{name} -->", re.S)
         if path.exists() and pattern.search(text):
             block = f"<!-- {name} -->\n{render(json.loads(path.read_text()))}\n<!-- /{name} -->"
-            text = pattern.sub(lambda _: block, text)
+            text = pattern.sub(lambda _, new=block: new, text)
             done.append(name)
     readme.write_text(text)
     return done

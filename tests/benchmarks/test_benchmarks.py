@@ -32,3 +32,20 @@ def test_hrr_capacity_writes_json_and_plot(tmp_path):
     assert all(c["band"][0] <= c["predicted"] <= c["band"][1] for c in cells)
     assert (tmp_path / "hrr_capacity.png").stat().st_size > 10_000
     assert result["sequence"]["rows"][0]["tokens"] == 480
+
+
+def test_report_fills_the_readme_blocks(tmp_path):
+    hrr_ops.main(["--dims", "32", "--batches", "1", "--min-time", "0.01", "--repeats", "1",
+                  "--out", str(tmp_path)])  # fmt: skip
+    hrr_capacity.main(["--dims", "128", "--ks", "1", "4", "--seq-dims", "256", "--unbinds", "50",
+                       "--sequences", "4", "--out", str(tmp_path)])  # fmt: skip
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "a\n<!-- hrr_ops -->old<!-- /hrr_ops -->\nb\n<!-- hrr_capacity --><!-- /hrr_capacity -->\n"
+    )
+    from benchmarks.report import update_readme
+
+    assert update_readme(readme, tmp_path) == ["hrr_ops", "hrr_capacity"]
+    text = readme.read_text()
+    assert "old" not in text and "| 32 | 1 |" in text and "k=4" in text
+    assert text.startswith("a\n") and "\nb\n" in text
