@@ -14,6 +14,10 @@ from benchmarks.common import RESULTS
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+def _ratio(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}×"
+
+
 def hrr_ops(result: dict) -> str:
     m = result["machine"]
     lines = [
@@ -36,7 +40,7 @@ def hrr_ops(result: dict) -> str:
     lines += [
         "",
         f"Target {s['target']}: **{'met' if s['met'] else 'not met'}** — lowest ratio "
-        f"{s['min_ratio_single']:.2f}× on single vectors, {s['min_ratio_batched']:.2f}× on "
+        f"{_ratio(s['min_ratio_single'])} on single vectors, {_ratio(s['min_ratio_batched'])} on "
         f"batches. Largest difference between the two results: "
         f"{max(r['max_abs_diff'] for r in result['rows']):.1e}.",
     ]
