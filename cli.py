@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from hartflow import data
 from hartflow.encoding import encode_command
 from hartflow.errors import HartFlowError
 from hrr.errors import HRRError
@@ -95,6 +97,129 @@ def encode(
     stdout.print(table)
     verdict = "[green]exact[/]" if report["exact"] else "[red]not exact[/]"
     stdout.print(f"round trip: {verdict}")
+
+
+data_app = typer.Typer(help="Data sets: list, show and export splits; write the SCAN grammar.")
+app.add_typer(data_app, name="data")
+
+TaskArgument = Annotated[str, typer.Argument(help="Task name: scan or cogs.")]
+SplitOption = Annotated[
+    str, typer.Option("--split", "-s", help="Split, e.g. --split addprim_jump.")
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder of the official files, e.g. --data-dir ~/SCAN; SCAN is generated without "
+        "one; COGS falls back to $HARTFLOW_DATA/cogs.",
+    ),
+]
+
+
+@data_app.command("list")
+def data_list(
+    data_dir: Annotated[
+        Path | None, typer.Option("--scan-dir", help="Read SCAN's official files from here.")
+    ] = None,
+    cogs_dir: Annotated[
+        Path | None, typer.Option("--cogs-dir", help="COGS folder (default $HARTFLOW_DATA/cogs).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Tasks, splits and their sizes.
+
+    Examples:
+      hartflow data list
+      hartflow data list --cogs-dir ~/COGS --json
+    """
+    rows = data.catalog(scan_dir=data_dir, cogs_dir_=cogs_dir)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title="data sets")
+    for col in ("task", "split", "train", "test", "source"):
+        table.add_column(col, justify="right" if col in ("train", "test") else "left")
+    for r in rows:
+        size = ["-" if r[k] is None else f"{r[k]:,}" for k in ("train", "test")]
+        table.add_row(r["task"], r["split"], *size, r["source"])
+    stdout.print(table)
+
+
+@data_app.command("show")
+def data_show(
+    task: TaskArgument,
+    split: SplitOption,
+    n: Annotated[
+        int, typer.Option("-n", min=1, help="Pairs to show from each part, e.g. -n 5.")
+    ] = 5,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a few pairs of a split (train and test) and any test tokens unseen in training.
+
+    Examples:
+      hartflow data show scan --split addprim_jump -n 5
+      hartflow data show cogs --split gen --data-dir ~/COGS/data
+    """
+    parts = data.load_examples(task, split, data_dir=data_dir)
+    unseen = data.unseen_output_tokens(parts)
+    if as_json:
+        _print_json(
+            {
+                "task": task,
+                "split": split,
+                "sizes": {p: len(parts[p]) for p in parts},
+                "examples": {p: [vars(e) for e in parts[p][:n]] for p in parts},
+                "unseen_output_tokens": dict(unseen),
+            }
+        )
+        return
+    for part, examples in parts.items():
+        table = Table(
+            title=f"{task} {split}: {part} ({len(examples):,} pairs)", title_justify="left"
+        )
+        table.add_column("input")
+        table.add_column("output")
+        if any(e.category for e in examples[:n]):
+            table.add_column("category")
+        for e in examples[:n]:
+            table.add_row(e.input, e.output, *([e.category] if e.category else []))
+        stdout.print(table)
+    if unseen:
+        shown = ", ".join(f"{t} ({c})" for t, c in unseen.most_common(8))
+        stdout.print(
+            f"[yellow]{sum(unseen.values())} uses of {len(unseen)} output tokens in test never "
+            f"appear in training (test examples per token): {shown}[/]"
+        )
+
+
+@data_app.command("export")
+def data_export(
+    task: TaskArgument,
+    split: SplitOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder, e.g. --out runs/jump.")],
+    data_dir: DataDirOption = None,
+) -> None:
+    """Write a split as train/test files (SCAN: train.txt/test.txt; COGS: train.tsv/test.tsv).
+
+    Examples:
+      hartflow data export scan --split length --out data/length
+      hartflow data export cogs --split gen --data-dir ~/COGS --out data/cogs
+    """
+    for path in data.export(task, split, out, data_dir=data_dir):
+        stdout.print(f"wrote {path}")
+
+
+@data_app.command("scan-grammar")
+def data_scan_grammar(
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write, e.g. --out tasks.txt.")],
+) -> None:
+    """Write all 20,910 SCAN pairs, generated from the grammar, in SCAN format.
+
+    Examples:
+      hartflow data scan-grammar --out tasks.txt
+    """
+    stdout.print(f"wrote {data.write_scan_grammar(out)}")
 
 
 def _print_json(obj: Any) -> None:

@@ -87,3 +87,46 @@ class TestHelp:
         )
         assert proc.returncode == 2
         assert proc.stderr.count("\n") == 1 and "error" in proc.stderr
+
+
+class TestData:
+    def test_list_shows_scan_splits_with_sizes(self):
+        result = runner.invoke(cli.app, ["data", "list", "--json"])
+        rows = {(r["task"], r["split"]): r for r in json.loads(result.output)}
+        assert rows[("scan", "addprim_jump")]["train"] == 14670
+        assert rows[("scan", "length")]["test"] == 3920
+        assert ("cogs", "gen") in rows
+
+    def test_list_table(self):
+        result = runner.invoke(cli.app, ["data", "list"])
+        assert result.exit_code == 0 and "jump_around_right" in result.output
+
+    def test_show(self):
+        result = runner.invoke(
+            cli.app, ["data", "show", "scan", "--split", "addprim_jump", "-n", "5"]
+        )
+        assert result.exit_code == 0 and "I_JUMP" in result.output and "7,706" in result.output
+
+    def test_export_and_grammar(self, tmp_path):
+        result = runner.invoke(
+            cli.app, ["data", "export", "scan", "--split", "simple", "--out", str(tmp_path)]
+        )
+        assert result.exit_code == 0
+        train = (tmp_path / "train.txt").read_text().splitlines()
+        test = (tmp_path / "test.txt").read_text().splitlines()
+        assert len(train) + len(test) == 20910 and train[0].startswith("IN: ")
+        runner.invoke(cli.app, ["data", "scan-grammar", "--out", str(tmp_path / "all.txt")])
+        assert sorted((tmp_path / "all.txt").read_text().splitlines()) == sorted(train + test)
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["data", "show", "scan", "--split", "nope"], "unknown scan split 'nope'"),
+            (["data", "show", "sacn", "--split", "simple"], "unknown task 'sacn'"),
+            (["data", "show", "cogs", "--split", "gen", "--data-dir", "/nonexistent"], "COGS"),
+        ],
+    )
+    def test_bad_input_is_one_line(self, capsys, args, message):
+        assert cli.run(args) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,172 @@
+"""Data sets: SCAN (generated or official files), COGS (official files), any user file pair.
+
+Everything loads into a Hugging Face `datasets.DatasetDict` with `train` and `test` splits and the
+columns `input`, `output`, `category` (empty where the data has none), so users can map, filter and
+shuffle as they are used to.
+
+    >>> from hartflow.data import load
+    >>> dd = load("scan", "addprim_jump")
+    >>> dd["train"].num_rows, dd["test"].num_rows
+    (14670, 7706)
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+from datasets import Dataset, DatasetDict
+
+from hartflow.data import cogs, scan
+from hartflow.data.formats import Example, read_examples, write_examples
+from hartflow.errors import DataError
+
+__all__ = [
+    "TASKS",
+    "Example",
+    "catalog",
+    "export",
+    "load",
+    "load_examples",
+    "tokens",
+    "unseen_output_tokens",
+    "vocabulary",
+    "write_scan_grammar",
+]
+
+TASKS: dict[str, tuple[str, ...]] = {"scan": tuple(scan.SPLITS), "cogs": tuple(cogs.SPLITS)}
+COLUMNS = ("input", "output", "category")
+
+
+def load(
+    task: str | None = None,
+    split: str | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    train: str | Path | None = None,
+    test: str | Path | None = None,
+    fmt: str | None = None,
+    seed: int = 0,
+) -> DatasetDict:
+    """Load a task's split, or a user's `train`/`test` files, as a DatasetDict.
+
+    Args:
+        task: "scan" or "cogs" (omit when giving `train` and `test`).
+        split: the split name (see `TASKS`).
+        data_dir: folder of the official files; SCAN is generated from its grammar without one.
+        train, test: files in SCAN format (.txt) or TSV (.tsv) instead of a task.
+        fmt: "scan" or "tsv" to override the extension.
+        seed: for the generated `simple` split.
+    """
+    return _to_dataset(load_examples(task, split, data_dir=data_dir, train=train, test=test,
+                                     fmt=fmt, seed=seed))  # fmt: skip
+
+
+def load_examples(
+    task: str | None = None,
+    split: str | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    train: str | Path | None = None,
+    test: str | Path | None = None,
+    fmt: str | None = None,
+    seed: int = 0,
+) -> dict[str, list[Example]]:
+    """Like `load`, as plain lists of `Example`."""
+    if train is not None or test is not None:
+        if train is None or test is None:
+            raise DataError("give both --train FILE and --test FILE")
+        return {"train": read_examples(train, fmt), "test": read_examples(test, fmt)}
+    if task not in TASKS:
+        raise DataError(
+            f"unknown task {task!r}; choose one of {', '.join(TASKS)} or pass --train/--test files"
+        )
+    if split is None or split not in TASKS[task]:
+        raise DataError(f"unknown {task} split {split!r}; choose one of {', '.join(TASKS[task])}")
+    if task == "scan":
+        return scan.load_split(split, data_dir=data_dir, seed=seed)
+    folder = cogs_dir(data_dir)
+    if folder is None:
+        raise DataError(f"COGS is read from files; {cogs.HOW_TO_GET}")
+    return cogs.load_split(split, folder)
+
+
+def _to_dataset(parts: dict[str, list[Example]]) -> DatasetDict:
+    return DatasetDict(
+        {
+            name: Dataset.from_dict({col: [getattr(e, col) for e in examples] for col in COLUMNS})
+            for name, examples in parts.items()
+        }
+    )
+
+
+def tokens(text: str) -> list[str]:
+    """Whitespace tokenisation (SCAN commands and actions, COGS sentences and logical forms)."""
+    return text.split()
+
+
+def vocabulary(examples: list[Example], column: str) -> list[str]:
+    """Sorted token types of `column` ("input" or "output"), built from data."""
+    return sorted({t for e in examples for t in tokens(getattr(e, column))})
+
+
+def unseen_output_tokens(parts: dict[str, list[Example]]) -> Counter:
+    """Output tokens of the test set never seen in training, with the number of test examples using
+    each (reported to the user; such examples cannot be answered by a system trained on train)."""
+    seen = set(vocabulary(parts["train"], "output"))
+    return Counter(t for e in parts["test"] for t in set(tokens(e.output)) if t not in seen)
+
+
+def cogs_dir(data_dir: str | Path | None) -> Path | None:
+    """COGS folder: `data_dir`, else `$HARTFLOW_DATA/cogs` when that variable is set."""
+    if data_dir is not None:
+        return Path(data_dir)
+    root = os.environ.get("HARTFLOW_DATA")
+    return Path(root) / "cogs" if root else None
+
+
+def catalog(
+    *, scan_dir: str | Path | None = None, cogs_dir_: str | Path | None = None
+) -> list[dict]:
+    """Every task and split with its sizes and where it comes from (for `hartflow data list`)."""
+    rows = []
+    for split in TASKS["scan"]:
+        parts = scan.load_split(split, data_dir=scan_dir)
+        source = str(scan_dir) if scan_dir else "generated from the grammar"
+        rows.append(_row("scan", split, parts, source))
+    folder = cogs_dir(cogs_dir_)
+    for split in TASKS["cogs"]:
+        try:
+            parts = cogs.load_split(split, folder) if folder else None
+        except DataError as e:
+            parts, note = None, str(e)
+        else:
+            note = "needs --data-dir (or $HARTFLOW_DATA)" if folder is None else str(folder)
+        rows.append(_row("cogs", split, parts, note))
+    return rows
+
+
+def _row(task: str, split: str, parts: dict | None, source: str) -> dict:
+    return {
+        "task": task,
+        "split": split,
+        "train": len(parts["train"]) if parts else None,
+        "test": len(parts["test"]) if parts else None,
+        "source": source,
+    }
+
+
+def export(
+    task: str, split: str, out: str | Path, *, data_dir: str | Path | None = None, seed: int = 0
+) -> list[Path]:
+    """Write a split as train/test files: SCAN format (.txt) for SCAN, TSV for COGS."""
+    folder = cogs_dir(data_dir) if task == "cogs" else data_dir
+    parts = load_examples(task, split, data_dir=folder, seed=seed)
+    fmt, ext = ("scan", "txt") if task == "scan" else ("tsv", "tsv")
+    return [write_examples(Path(out) / f"{p}.{ext}", parts[p], fmt) for p in ("train", "test")]
+
+
+def write_scan_grammar(path: str | Path) -> Path:
+    """All 20,910 SCAN pairs, in SCAN format."""
+    return write_examples(path, [Example(*p) for p in scan.generate()], "scan")
