@@ -114,6 +114,9 @@ DataDirOption = Annotated[
         "one; COGS falls back to $HARTFLOW_DATA/cogs.",
     ),
 ]
+HubOption = Annotated[
+    bool, typer.Option("--hub", help="Download SCAN from the Hugging Face hub instead (online).")
+]
 
 
 @data_app.command("list")
@@ -153,6 +156,7 @@ def data_show(
         int, typer.Option("-n", min=1, help="Pairs to show from each part, e.g. -n 5.")
     ] = 5,
     data_dir: DataDirOption = None,
+    hub: HubOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show a few pairs of a split (train and test) and any test tokens unseen in training.
@@ -161,7 +165,7 @@ def data_show(
       hartflow data show scan --split addprim_jump -n 5
       hartflow data show cogs --split gen --data-dir ~/COGS/data
     """
-    parts = data.load_examples(task, split, data_dir=data_dir)
+    parts = data.load_examples(task, split, data_dir=data_dir, hub=hub)
     unseen = data.unseen_output_tokens(parts)
     if as_json:
         _print_json(
@@ -199,6 +203,7 @@ def data_export(
     split: SplitOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder, e.g. --out runs/jump.")],
     data_dir: DataDirOption = None,
+    hub: HubOption = False,
 ) -> None:
     """Write a split as train/test files (SCAN: train.txt/test.txt; COGS: train.tsv/test.tsv).
 
@@ -206,7 +211,7 @@ def data_export(
       hartflow data export scan --split length --out data/length
       hartflow data export cogs --split gen --data-dir ~/COGS --out data/cogs
     """
-    for path in data.export(task, split, out, data_dir=data_dir):
+    for path in data.export(task, split, out, data_dir=data_dir, hub=hub):
         stdout.print(f"wrote {path}")
 
 

@@ -20,6 +20,7 @@ from datasets import Dataset, DatasetDict
 
 from hartflow.data import cogs, scan
 from hartflow.data.formats import Example, read_examples, write_examples
+from hartflow.data.hub import load_scan as load_scan_from_hub
 from hartflow.errors import DataError
 
 __all__ = [
@@ -48,6 +49,7 @@ def load(
     test: str | Path | None = None,
     fmt: str | None = None,
     seed: int = 0,
+    hub: bool = False,
 ) -> DatasetDict:
     """Load a task's split, or a user's `train`/`test` files, as a DatasetDict.
 
@@ -58,9 +60,12 @@ def load(
         train, test: files in SCAN format (.txt) or TSV (.tsv) instead of a task.
         fmt: "scan" or "tsv" to override the extension.
         seed: for the generated `simple` split.
+        hub: download SCAN from the Hugging Face hub (same split names) instead.
     """
-    return _to_dataset(load_examples(task, split, data_dir=data_dir, train=train, test=test,
-                                     fmt=fmt, seed=seed))  # fmt: skip
+    parts = load_examples(
+        task, split, data_dir=data_dir, train=train, test=test, fmt=fmt, seed=seed, hub=hub
+    )
+    return _to_dataset(parts)
 
 
 def load_examples(
@@ -72,6 +77,7 @@ def load_examples(
     test: str | Path | None = None,
     fmt: str | None = None,
     seed: int = 0,
+    hub: bool = False,
 ) -> dict[str, list[Example]]:
     """Like `load`, as plain lists of `Example`."""
     if train is not None or test is not None:
@@ -84,6 +90,10 @@ def load_examples(
         )
     if split is None or split not in TASKS[task]:
         raise DataError(f"unknown {task} split {split!r}; choose one of {', '.join(TASKS[task])}")
+    if hub:
+        if task != "scan" or data_dir is not None:
+            raise DataError("--hub loads SCAN only, and not together with --data-dir")
+        return load_scan_from_hub(split)
     if task == "scan":
         return scan.load_split(split, data_dir=data_dir, seed=seed)
     folder = cogs_dir(data_dir)
@@ -139,8 +149,8 @@ def catalog(
     for split in TASKS["cogs"]:
         try:
             parts = cogs.load_split(split, folder) if folder else None
-        except DataError as e:
-            parts, note = None, str(e)
+        except DataError:
+            parts, note = None, f"files not found in {folder}"
         else:
             note = "needs --data-dir (or $HARTFLOW_DATA)" if folder is None else str(folder)
         rows.append(_row("cogs", split, parts, note))
@@ -158,11 +168,16 @@ def _row(task: str, split: str, parts: dict | None, source: str) -> dict:
 
 
 def export(
-    task: str, split: str, out: str | Path, *, data_dir: str | Path | None = None, seed: int = 0
+    task: str,
+    split: str,
+    out: str | Path,
+    *,
+    data_dir: str | Path | None = None,
+    seed: int = 0,
+    hub: bool = False,
 ) -> list[Path]:
     """Write a split as train/test files: SCAN format (.txt) for SCAN, TSV for COGS."""
-    folder = cogs_dir(data_dir) if task == "cogs" else data_dir
-    parts = load_examples(task, split, data_dir=folder, seed=seed)
+    parts = load_examples(task, split, data_dir=data_dir, seed=seed, hub=hub)
     fmt, ext = ("scan", "txt") if task == "scan" else ("tsv", "tsv")
     return [write_examples(Path(out) / f"{p}.{ext}", parts[p], fmt) for p in ("train", "test")]
 
