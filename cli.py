@@ -114,6 +114,13 @@ DataDirOption = Annotated[
         "one; COGS falls back to $HARTFLOW_DATA/cogs.",
     ),
 ]
+TrainOption = Annotated[
+    Path | None, typer.Option("--train", help="Your training file (.txt SCAN format or .tsv).")
+]
+TestOption = Annotated[Path | None, typer.Option("--test", help="Your test file, e.g. test.tsv.")]
+FormatOption = Annotated[
+    str | None, typer.Option("--format", help="scan or tsv, overriding the file extension.")
+]
 HubOption = Annotated[
     bool, typer.Option("--hub", help="Download SCAN from the Hugging Face hub instead (online).")
 ]
@@ -150,8 +157,13 @@ def data_list(
 
 @data_app.command("show")
 def data_show(
-    task: TaskArgument,
-    split: SplitOption,
+    task: Annotated[str | None, typer.Argument(help="Task name: scan or cogs.")] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", "-s", help="Split, e.g. --split addprim_jump.")
+    ] = None,
+    train: TrainOption = None,
+    test: TestOption = None,
+    fmt: FormatOption = None,
     n: Annotated[
         int, typer.Option("-n", min=1, help="Pairs to show from each part, e.g. -n 5.")
     ] = 5,
@@ -163,9 +175,13 @@ def data_show(
 
     Examples:
       hartflow data show scan --split addprim_jump -n 5
+      hartflow data show --train my/train.tsv --test my/test.tsv
       hartflow data show cogs --split gen --data-dir ~/COGS/data
     """
-    parts = data.load_examples(task, split, data_dir=data_dir, hub=hub)
+    parts = data.load_examples(
+        task, split, data_dir=data_dir, train=train, test=test, fmt=fmt, hub=hub
+    )
+    task, split = (task, split) if train is None else ("files", f"{train} → {test}")
     unseen = data.unseen_output_tokens(parts)
     if as_json:
         _print_json(

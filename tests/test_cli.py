@@ -130,3 +130,24 @@ class TestData:
         assert cli.run(args) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_data_show_user_files(tmp_path):
+    (tmp_path / "tr.txt").write_text("IN: dax OUT: DAX\nIN: dax twice OUT: DAX DAX\n")
+    (tmp_path / "te.txt").write_text("IN: wif OUT: WIF\n")
+    result = runner.invoke(
+        cli.app,
+        ["data", "show", "--train", str(tmp_path / "tr.txt"), "--test", str(tmp_path / "te.txt")],
+    )
+    assert result.exit_code == 0, result.output
+    assert "dax twice" in result.output and "WIF (1)" in result.output
+
+
+def test_data_show_malformed_user_file_names_the_line(tmp_path, capsys):
+    (tmp_path / "tr.txt").write_text("IN: dax OUT: DAX\nnot a pair\n")
+    (tmp_path / "te.txt").write_text("IN: dax OUT: DAX\n")
+    code = cli.run(
+        ["data", "show", "--train", str(tmp_path / "tr.txt"), "--test", str(tmp_path / "te.txt")]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "tr.txt:2: expected 'IN: <command> OUT: <actions>'" in err
