@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,10 @@ settings.register_profile(
 )
 settings.load_profile("hartflow")
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The official data sets: $HARTFLOW_DATA if set, else ../shared/data beside the checkout.
+SHARED_DATA = Path(
+    os.environ.get("HARTFLOW_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 
 
 @pytest.fixture
