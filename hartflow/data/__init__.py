@@ -40,32 +40,19 @@ TASKS: dict[str, tuple[str, ...]] = {"scan": tuple(scan.SPLITS), "cogs": tuple(c
 COLUMNS = ("input", "output", "category")
 
 
-def load(
-    task: str | None = None,
-    split: str | None = None,
-    *,
-    data_dir: str | Path | None = None,
-    train: str | Path | None = None,
-    test: str | Path | None = None,
-    fmt: str | None = None,
-    seed: int = 0,
-    hub: bool = False,
-) -> DatasetDict:
+def load(task: str | None = None, split: str | None = None, **options) -> DatasetDict:
     """Load a task's split, or a user's `train`/`test` files, as a DatasetDict.
 
-    Args:
-        task: "scan" or "cogs" (omit when giving `train` and `test`).
-        split: the split name (see `TASKS`).
-        data_dir: folder of the official files; SCAN is generated from its grammar without one.
-        train, test: files in SCAN format (.txt) or TSV (.tsv) instead of a task.
-        fmt: "scan" or "tsv" to override the extension.
-        seed: for the generated `simple` split.
-        hub: download SCAN from the Hugging Face hub (same split names) instead.
+    Takes the arguments of `load_examples`; returns `train` and `test` datasets with the columns
+    `input`, `output`, `category`.
     """
-    parts = load_examples(
-        task, split, data_dir=data_dir, train=train, test=test, fmt=fmt, seed=seed, hub=hub
+    parts = load_examples(task, split, **options)
+    return DatasetDict(
+        {
+            name: Dataset.from_dict({col: [getattr(e, col) for e in examples] for col in COLUMNS})
+            for name, examples in parts.items()
+        }
     )
-    return _to_dataset(parts)
 
 
 def load_examples(
@@ -79,7 +66,18 @@ def load_examples(
     seed: int = 0,
     hub: bool = False,
 ) -> dict[str, list[Example]]:
-    """Like `load`, as plain lists of `Example`."""
+    """{'train': [...], 'test': [...]} examples of a task's split or of a user's files.
+
+    Args:
+        task: "scan" or "cogs" (omit when giving `train` and `test`).
+        split: the split name (see `TASKS`).
+        data_dir: folder of the official files; SCAN is generated from its grammar without one,
+            COGS falls back to `$HARTFLOW_DATA/cogs`.
+        train, test: files in SCAN format (.txt) or TSV (.tsv) instead of a task.
+        fmt: "scan" or "tsv" to override the extension.
+        seed: for the generated `simple` split.
+        hub: download SCAN from the Hugging Face hub (same split names) instead.
+    """
     if train is not None or test is not None:
         if train is None or test is None:
             raise DataError("give both --train FILE and --test FILE")
@@ -100,15 +98,6 @@ def load_examples(
     if folder is None:
         raise DataError(f"COGS is read from files; {cogs.HOW_TO_GET}")
     return cogs.load_split(split, folder)
-
-
-def _to_dataset(parts: dict[str, list[Example]]) -> DatasetDict:
-    return DatasetDict(
-        {
-            name: Dataset.from_dict({col: [getattr(e, col) for e in examples] for col in COLUMNS})
-            for name, examples in parts.items()
-        }
-    )
 
 
 def tokens(text: str) -> list[str]:

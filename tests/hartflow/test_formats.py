@@ -47,23 +47,15 @@ class TestRoundTrip:
 
 
 class TestBadInput:
-    @given(st.text(max_size=80))
-    def test_fuzzed_scan_lines_parse_or_name_the_line(self, text):
+    @pytest.mark.parametrize(("fmt", "path"), [("scan", "f.txt"), ("tsv", "f.tsv")])
+    @given(text=st.text(max_size=80))
+    def test_fuzzed_lines_parse_or_name_the_file_and_line(self, fmt, path, text):
         try:
-            out = parse(text, "scan", path="f.txt")
+            out = parse(text, fmt, path=path)
         except DataError as e:
-            assert str(e).startswith("f.txt")
+            assert str(e).startswith(f"{path}:") and e.path == path
         else:
-            assert all(e.input for e in out)
-
-    @given(st.text(max_size=80))
-    def test_fuzzed_tsv_lines_parse_or_name_the_line(self, text):
-        try:
-            out = parse(text, "tsv", path="f.tsv")
-        except DataError as e:
-            assert str(e).startswith("f.tsv")
-        else:
-            assert all(e.input for e in out)
+            assert all(e.input and "\n" not in e.input for e in out)
 
     def test_malformed_line_names_file_line_and_expectation(self, tmp_path):
         f = tmp_path / "train.txt"
