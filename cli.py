@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -69,7 +70,7 @@ def encode(
     if as_json:
         _print_json(report)
         return
-    summary = Table(title=f"encode {command!r}", show_header=False, title_justify="left")
+    summary = Table(title=escape(f"encode {command!r}"), show_header=False, title_justify="left")
     summary.add_column(style="bold")
     summary.add_column()
     for key in ("dim", "seed", "length", "vocabulary_size", "norm", "capacity"):
@@ -88,8 +89,8 @@ def encode(
     for p in report["positions"]:
         table.add_row(
             str(p["position"]),
-            p["token"],
-            str(p["decoded"]),
+            escape(p["token"]),
+            escape(str(p["decoded"])),
             f"{p['score']:.3f}",
             f"{p['margin']:.3f}",
             "[green]✓[/]" if p["correct"] else "[red]✗[/]",
@@ -151,7 +152,7 @@ def data_list(
         table.add_column(col, justify="right" if col in ("train", "test") else "left")
     for r in rows:
         size = ["-" if r[k] is None else f"{r[k]:,}" for k in ("train", "test")]
-        table.add_row(r["task"], r["split"], *size, r["source"])
+        table.add_row(r["task"], r["split"], *size, escape(r["source"]))
     stdout.print(table)
 
 
@@ -203,10 +204,11 @@ def data_show(
         if any(e.category for e in examples[:n]):
             table.add_column("category")
         for e in examples[:n]:
-            table.add_row(e.input, e.output, *([e.category] if e.category else []))
+            cells = [e.input, e.output, *([e.category] if e.category else [])]
+            table.add_row(*map(escape, cells))
         stdout.print(table)
     if unseen:
-        shown = ", ".join(f"{t} ({c})" for t, c in unseen.most_common(8))
+        shown = escape(", ".join(f"{t} ({c})" for t, c in unseen.most_common(8)))
         stdout.print(
             f"[yellow]{sum(unseen.values())} uses of {len(unseen)} output tokens in test never "
             f"appear in training (test examples per token): {shown}[/]"
@@ -228,7 +230,7 @@ def data_export(
       hartflow data export cogs --split gen --data-dir ~/COGS --out data/cogs
     """
     for path in data.export(task, split, out, data_dir=data_dir, hub=hub):
-        stdout.print(f"wrote {path}")
+        stdout.print(Text(f"wrote {path}"))
 
 
 @data_app.command("scan-grammar")
@@ -240,7 +242,7 @@ def data_scan_grammar(
     Examples:
       hartflow data scan-grammar --out tasks.txt
     """
-    stdout.print(f"wrote {data.write_scan_grammar(out)}")
+    stdout.print(Text(f"wrote {data.write_scan_grammar(out)}"))
 
 
 def _print_json(obj: Any) -> None:
@@ -274,6 +276,11 @@ def run(argv: list[str] | None = None) -> int:
             raise
         _error_line(str(e))
         return 2
+    except Exception as e:  # a bug or an environment failure: still one line, never a traceback
+        if debug:
+            raise
+        _error_line(f"unexpected {type(e).__name__}: {e} (rerun with --debug for the traceback)")
+        return 1
     return result if isinstance(result, int) else 0
 
 

@@ -62,14 +62,23 @@ def check_vector(x: object, op: str, name: str = "a") -> torch.Tensor:
     return x
 
 
-def check_pair(a: torch.Tensor, b: torch.Tensor, op: str) -> None:
-    """Raise `HRRError` unless `a` and `b` are HRR vectors of the same dimension."""
+def check_pair(a: torch.Tensor, b: torch.Tensor, op: str, *, broadcast: bool = True) -> None:
+    """Raise `HRRError` unless `a` and `b` are HRR vectors of the same dimension (and, with
+    `broadcast`, leading dimensions that broadcast)."""
     check_vector(a, op, "a")
     check_vector(b, op, "b")
     if a.shape[-1] != b.shape[-1]:
         raise HRRError(
             f"{op}: last dimensions differ, a has shape {tuple(a.shape)} and b {tuple(b.shape)}"
         )
+    try:
+        if broadcast:
+            torch.broadcast_shapes(a.shape, b.shape)
+    except RuntimeError:
+        raise HRRError(
+            f"{op}: leading dimensions do not broadcast, a has shape {tuple(a.shape)} "
+            f"and b {tuple(b.shape)}"
+        ) from None
 
 
 def _result_dtype(*xs: torch.Tensor) -> torch.dtype:
@@ -90,7 +99,13 @@ def spectrum(a: torch.Tensor) -> torch.Tensor:
         a: (*, d) -> (*, d // 2 + 1) complex
     """
     check_vector(a, "spectrum")
-    return torch.fft.rfft(a if a.dtype in _FFT_DTYPES else a.float())
+    x = a if a.dtype in _FFT_DTYPES else a.float()
+    if x.numel() == 0:  # an empty batch: MKL refuses zero-length transforms
+        complex_dtype = torch.complex128 if x.dtype == torch.float64 else torch.complex64
+        return torch.empty(
+            *x.shape[:-1], x.shape[-1] // 2 + 1, dtype=complex_dtype, device=x.device
+        )
+    return torch.fft.rfft(x)
 
 
 def from_spectrum(f: torch.Tensor, d: int, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -99,7 +114,10 @@ def from_spectrum(f: torch.Tensor, d: int, dtype: torch.dtype | None = None) -> 
     Shapes:
         f: (*, d // 2 + 1) complex -> (*, d)
     """
-    out = torch.fft.irfft(f, n=d)
+    if f.numel() == 0:
+        out = torch.empty(*f.shape[:-1], d, dtype=f.real.dtype, device=f.device)
+    else:
+        out = torch.fft.irfft(f, n=d)
     return out if dtype is None or out.dtype == dtype else out.to(dtype)
 
 
@@ -173,7 +191,7 @@ def random_unitary(
     if d % 2 == 0:  # the Nyquist bin is real too
         phase[..., -1] = 0.0 if positive else torch.where(phase[..., -1] < 0, torch.pi, 0.0)
     f = torch.polar(torch.ones_like(phase), phase)
-    return torch.fft.irfft(f, n=d).to(dtype=dtype, device=device)
+    return from_spectrum(f, d).to(dtype=dtype, device=device)
 
 
 def identity(
@@ -252,7 +270,7 @@ def multibind(x: torch.Tensor, *, dim: int = -2) -> torch.Tensor:
         x: (*, n, d) with `dim=-2` -> (*, d)
     """
     check_vector(x, "multibind", "x")
-    if x.ndim < 2 or x.shape[dim] == 0 or dim % x.ndim == x.ndim - 1:
+    if x.ndim < 2 or not -x.ndim <= dim < x.ndim or x.shape[dim] == 0 or dim % x.ndim == x.ndim - 1:
         raise HRRError(
             f"multibind: needs a non-empty dimension {dim} of vectors besides the last, "
             f"got shape {tuple(x.shape)}"
@@ -356,7 +374,7 @@ def bundle(x: torch.Tensor, *, dim: int = -2, normalize: bool = False) -> torch.
         x: (*, n, d) with `dim=-2` -> (*, d)
     """
     check_vector(x, "bundle", "x")
-    if x.ndim < 2 or x.shape[dim] == 0 or dim % x.ndim == x.ndim - 1:
+    if x.ndim < 2 or not -x.ndim <= dim < x.ndim or x.shape[dim] == 0 or dim % x.ndim == x.ndim - 1:
         raise HRRError(
             f"bundle: needs a non-empty dimension {dim} of vectors besides the last, "
             f"got shape {tuple(x.shape)}"
@@ -427,7 +445,7 @@ def similarity_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     Shapes:
         a: (*, n, d), b: (*, m, d) (or (m, d)) -> (*, n, m)
     """
-    check_pair(a, b, "similarity_matrix")
+    check_pair(a, b, "similarity_matrix", broadcast=False)
     if a.ndim < 2 or b.ndim < 2:
         raise HRRError(
             f"similarity_matrix: needs matrices (n, d) and (m, d), "

@@ -43,10 +43,11 @@ class Expression:
             raise HRRError(f"expression has {len(text)} characters, the limit is {_MAX_CHARS}")
         self.text = text
         try:
-            self._tree = ast.parse(text.strip(), mode="eval").body
+            self._tree = ast.parse(text.lstrip(), mode="eval").body
         except SyntaxError as e:
-            raise HRRError(f"cannot parse {text!r}: {e.msg} at column {e.offset}") from None
-        except RecursionError:
+            col = (e.offset or 0) + len(text) - len(text.lstrip())
+            raise HRRError(f"cannot parse {text!r}: {e.msg} at column {col}") from None
+        except (RecursionError, MemoryError):
             raise HRRError(f"expression {text[:40]!r}... is nested too deeply") from None
         try:
             self.names: tuple[str, ...] = tuple(dict.fromkeys(self._validate(self._tree)))
@@ -66,7 +67,7 @@ class Expression:
             return self._validate(node.left) + self._validate(node.right)
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
             return self._validate(node.operand)
-        col = getattr(node, "col_offset", 0) + 1
+        col = getattr(node, "col_offset", 0) + 1 + len(self.text) - len(self.text.lstrip())
         what = type(getattr(node, "op", node)).__name__
         raise HRRError(
             f"{what} at column {col} of {self.text!r} is not part of the expression language "
@@ -98,7 +99,10 @@ class Expression:
         if isinstance(node, ast.Name):
             out: Value = table[node.id]
         elif isinstance(node, ast.Constant):
-            out = float(node.value)
+            try:
+                out = float(node.value)
+            except OverflowError:
+                raise HRRError(f"the number at column {node.col_offset + 1} is too large") from None
         elif isinstance(node, ast.UnaryOp):
             out = _unary(_UNARY[type(node.op)], self._eval(node.operand, table, memo), node)
         else:
@@ -121,6 +125,16 @@ def _unary(op: str, x: Value, node: ast.AST) -> Value:
 
 
 def _binary(op: str, a: Value, b: Value, node: ast.AST) -> Value:
+    try:
+        out = _binary_unchecked(op, a, b, node)
+    except (OverflowError, ZeroDivisionError) as e:
+        raise HRRError(f"'{op}' at column {node.col_offset + 1}: {e}") from None
+    if isinstance(out, complex) or (isinstance(out, torch.Tensor) and out.is_complex()):
+        raise HRRError(f"'{op}' at column {node.col_offset + 1} gives a complex number")
+    return out
+
+
+def _binary_unchecked(op: str, a: Value, b: Value, node: ast.AST) -> Value:
     vec_a, vec_b = isinstance(a, torch.Tensor), isinstance(b, torch.Tensor)
     if op == "*":
         return bind(a, b) if vec_a and vec_b else a * b

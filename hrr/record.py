@@ -66,6 +66,8 @@ def decode_record(
     if v.shape != (fillers.d,):
         raise HRRError(f"decode_record: v must have shape ({fillers.d},), got {tuple(v.shape)}")
     names = list(roles.symbols if role_names is None else role_names)
+    if not names or not len(fillers):
+        raise HRRError("decode_record: no roles to look for, or an empty filler vocabulary")
     if threshold is None:
         threshold = abstain_threshold(fillers.d, len(fillers))
     role_spec = spectrum(roles[names]).conj()  # (R, m)

@@ -54,6 +54,8 @@ def _token_ids(tokens: Sequence, vocab: Vocabulary) -> tuple[torch.Tensor, bool]
             f"encode_sequence: pass a list of tokens, not the string {tokens!r} (use .split())"
         )
     single = len(tokens) == 0 or isinstance(tokens[0], str)
+    if not single and any(isinstance(t, str) for t in tokens):
+        raise HRRError("encode_sequence: a batch mixes token lists and strings; split each string")
     rows = [list(tokens)] if single else [list(t) for t in tokens]
     if not rows or max(len(r) for r in rows) == 0:
         raise HRRError("encode_sequence: got an empty sequence; nothing to encode")
@@ -130,6 +132,8 @@ def decode_sequence(
         raise HRRError(f"decode_sequence: length must be >= 1, got {length}")
     if v.shape[-1] != vocab.d:
         raise HRRError(f"decode_sequence: v has shape {tuple(v.shape)}, vocabulary has d={vocab.d}")
+    if not len(vocab):
+        raise HRRError("decode_sequence: the vocabulary is empty; add symbols first")
     lead = v.shape[:-1]
     residual = v.reshape(-1, vocab.d)
     batch, d = residual.shape

@@ -130,7 +130,7 @@ class Vocabulary:
 
     @property
     def vectors(self) -> torch.Tensor:
-        """(N, d) the stored vectors, in symbol order."""
+        """(N, d) the stored vectors, in symbol order (read-only: edit through add/remove)."""
         return self._vectors
 
     def add(self, *symbols: str) -> torch.Tensor:
@@ -181,11 +181,13 @@ class Vocabulary:
 
     def index(self, symbols: str | Sequence[str]) -> int | torch.Tensor:
         """Index of a symbol, or a LongTensor of indices for a list of symbols."""
-        if isinstance(symbols, str):
-            return self._lookup(symbols)
+        if not isinstance(symbols, (list, tuple)):
+            return self._lookup(symbols)  # one symbol (raises HRRError if it is no string)
         return torch.tensor([self._lookup(s) for s in symbols], dtype=torch.long)
 
     def _lookup(self, symbol: str) -> int:
+        if not isinstance(symbol, str):
+            raise HRRError(f"symbols are strings, got {symbol!r} ({type(symbol).__name__})")
         if symbol not in self._index:
             if not self.strict:
                 self.add(symbol)
@@ -201,7 +203,7 @@ class Vocabulary:
         """The vector of a symbol (d,), or of a list of symbols (n, d)."""
         idx = self.index(symbols)
         if isinstance(idx, int):
-            return self._vectors[idx]
+            return self._vectors[idx].clone()  # callers may edit it; the store stays intact
         return self._vectors[idx.to(self.device)]
 
     # ----------------------------------------------------------------------------- cleanup

@@ -151,3 +151,21 @@ def test_data_show_malformed_user_file_names_the_line(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert code == 2 and "tr.txt:2: expected 'IN: <command> OUT: <actions>'" in err
+
+
+def test_markup_in_user_text_is_shown_verbatim(tmp_path):
+    result = runner.invoke(cli.app, ["encode", "[bold]jump [/] x", "--dim", "128"])
+    assert result.exit_code == 0 and "[bold]jump" in result.output and "[/]" in result.output
+    out = tmp_path / "[v1]" / "g.txt"
+    result = runner.invoke(cli.app, ["data", "scan-grammar", "--out", str(out)])
+    assert str(out) in result.output.replace("\n", "")
+
+
+def test_unexpected_errors_are_one_line(capsys, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("can't allocate memory")
+
+    monkeypatch.setattr(cli, "encode_command", boom)
+    assert cli.run(["encode", "x"]) == 1
+    err = capsys.readouterr().err
+    assert "unexpected RuntimeError" in err and len(err.strip().splitlines()) == 1

@@ -78,6 +78,8 @@ def load_examples(
         seed: for the generated `simple` split.
         hub: download SCAN from the Hugging Face hub (same split names) instead.
     """
+    if fmt is not None and train is None and test is None:
+        raise DataError("--format applies to --train/--test files only")
     if train is not None or test is not None:
         if train is None or test is None:
             raise DataError("give both --train FILE and --test FILE")

@@ -5,6 +5,7 @@ Every parse error names the file, the line and what was expected.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,25 +48,30 @@ def read_text(path: str | Path, *, hint: str = "") -> str:
     if not p.is_file():
         raise DataError(f"file not found: {p}" + (f"; {hint}" if hint else ""))
     try:
-        return p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8-sig")  # -sig: a leading byte-order mark is fine
     except UnicodeDecodeError as e:
         line = p.read_bytes()[: e.start].count(b"\n") + 1
         raise DataError(
             f"not UTF-8 text (byte {e.start}); re-save it as UTF-8", path=p, line=line
         ) from None
+    except OSError as e:
+        raise DataError(f"cannot read {p}: {e.strerror or e}") from None
 
 
 def parse_scan_line(line: str, *, path: str | Path = "<text>", lineno: int = 1) -> Example:
     """`IN: <command> OUT: <actions>` → Example."""
-    if not line.startswith("IN: ") or " OUT:" not in line:
+    body = line[4:] if line.startswith("IN: ") else None
+    parts = re.split(r"(?:^|\s)OUT:(?:\s|$)", body) if body is not None else []
+    if len(parts) != 2:
         raise DataError(
             f"expected 'IN: <command> OUT: <actions>', got {line[:60]!r}", path=path, line=lineno
         )
-    command, actions = line[4:].split(" OUT:", 1)
-    command, actions = command.strip(), actions.strip()
+    command, actions = (" ".join(p.split()) for p in parts)
     if not command:
         raise DataError("the command after 'IN:' is empty", path=path, line=lineno)
-    return Example(" ".join(command.split()), " ".join(actions.split()))
+    if not actions:
+        raise DataError("the actions after 'OUT:' are empty", path=path, line=lineno)
+    return Example(command, actions)
 
 
 def parse_tsv_line(line: str, *, path: str | Path = "<text>", lineno: int = 1) -> Example:
@@ -78,6 +84,8 @@ def parse_tsv_line(line: str, *, path: str | Path = "<text>", lineno: int = 1) -
             path=path,
             line=lineno,
         )
+    if not cols[1].strip():
+        raise DataError("the output column is empty", path=path, line=lineno)
     return Example(cols[0].strip(), cols[1].strip(), cols[2].strip() if len(cols) == 3 else "")
 
 

@@ -104,7 +104,10 @@ SPLITS: dict[str, tuple[str, str]] = {
     "right": ("template_split", "template_right"),
     **{f"filler_num{k}": ("filler_split", f"filler_num{k}") for k in range(4)},
 }
-HOW_TO_GET = "the official files are at github.com/brendenlake/SCAN (pass its folder as --data-dir)"
+HOW_TO_GET = (
+    "the official files are at github.com/brendenlake/SCAN (pass its folder as --data-dir, "
+    "or --scan-dir for data list); without it SCAN is generated"
+)
 MAX_TRAIN_ACTIONS = 22  # length split: train on action sequences of at most 22 tokens
 
 

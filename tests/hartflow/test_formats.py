@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,7 +17,7 @@ from hartflow.data.formats import (
     read_examples,
     write_examples,
 )
-from hartflow.errors import DataError
+from hartflow.errors import DataError, HartFlowError
 
 word = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJ_0123456789", min_size=1, max_size=8)
 phrase = st.lists(word, min_size=1, max_size=6).map(" ".join)
@@ -32,7 +34,7 @@ class TestRoundTrip:
         assert parse(format_examples(exs, "tsv"), "tsv") == exs
 
     def test_files_and_extension_detection(self, tmp_path):
-        exs = [Example("look twice", "LOOK LOOK"), Example("a", "")]
+        exs = [Example("look twice", "LOOK LOOK"), Example("a", "B")]
         write_examples(tmp_path / "t.txt", exs, "scan")
         assert read_examples(tmp_path / "t.txt") == exs
         write_examples(tmp_path / "t.tsv", exs, "tsv")
@@ -84,6 +86,40 @@ class TestBadInput:
         (tmp_path / "l.txt").write_bytes(b"IN: a OUT: B\nIN: caf\xe9 OUT: C\n")
         with pytest.raises(DataError, match=r"l\.txt:2: not UTF-8"):
             read_examples(tmp_path / "l.txt")
+
+    @pytest.mark.parametrize(
+        ("text", "match"),
+        [
+            ("IN: OUT: X", "the command after 'IN:' is empty"),
+            ("IN: jump OUT:", "actions after 'OUT:' are empty"),
+            ("IN: a OUT: b OUT: c", "expected 'IN: <command> OUT: <actions>'"),
+        ],
+    )
+    def test_scan_edge_cases(self, text, match):
+        with pytest.raises(DataError, match=match):
+            parse(text, "scan", path="f.txt")
+
+    def test_empty_tsv_output(self):
+        with pytest.raises(DataError, match=r"f\.tsv:1: the output column is empty"):
+            parse("a b\t", "tsv", path="f.tsv")
+
+    def test_byte_order_mark_is_accepted(self, tmp_path):
+        (tmp_path / "b.txt").write_bytes("\ufeffIN: jump OUT: I_JUMP\n".encode())
+        assert read_examples(tmp_path / "b.txt") == [Example("jump", "I_JUMP")]
+
+    def test_directory_instead_of_file(self, tmp_path):
+        with pytest.raises(HartFlowError, match="is a directory"):
+            write_examples(tmp_path, [Example("a", "B")], "scan")
+
+    def test_written_files_get_ordinary_permissions(self, tmp_path):
+        path = write_examples(tmp_path / "x.txt", [Example("a", "B")], "scan")
+        mask = os.umask(0)
+        os.umask(mask)
+        assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+    def test_format_without_files(self):
+        with pytest.raises(DataError, match="--format applies"):
+            load_examples("scan", "simple", fmt="csv")
 
     def test_unknown_extension(self, tmp_path):
         with pytest.raises(DataError, match="--format"):

@@ -276,6 +276,20 @@ class TestErrors:
         with pytest.raises(HRRError, match="non-empty"):
             hrr.multibind(torch.zeros(0, 8))
 
+    def test_leading_dimensions_must_broadcast(self):
+        with pytest.raises(HRRError, match=r"do not broadcast.*\(2, 4\).*\(3, 4\)"):
+            hrr.bind(torch.zeros(2, 4), torch.zeros(3, 4))
+
+    def test_dim_out_of_range(self):
+        with pytest.raises(HRRError, match="dimension 5"):
+            hrr.multibind(torch.zeros(2, 3, 4), dim=5)
+
+    def test_empty_batches_pass_through(self):
+        empty = torch.zeros(0, 8)
+        assert hrr.bind(empty, torch.ones(8)).shape == (0, 8)
+        assert hrr.unbind(empty, empty).shape == (0, 8)
+        assert hrr.random_unitary(0, 8, seed=0).shape == (0, 8)
+
     def test_not_a_tensor(self):
         with pytest.raises(HRRError, match="list"):
             hrr.unitary([1.0, 2.0])

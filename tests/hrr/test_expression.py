@@ -48,11 +48,19 @@ class TestRejects:
             ("~2", "needs a vector"),
             ("A ** B", "exponent"),
             ("Q * A", "unknown symbol 'Q'"),
+            ("A*(-1)**0.5", "complex"),
+            ("A*2.0**2000", "column"),
+            ("A*0**-1", "column"),
+            ("9" * 400 + "*A", "too large"),
         ],
     )
     def test_errors_name_the_problem(self, vocab, text, match):
         with pytest.raises(HRRError, match=match):
             hrr.parse(text, vocab)
+
+    def test_error_column_counts_leading_spaces(self, vocab):
+        with pytest.raises(HRRError, match="column 3"):
+            hrr.parse("  f(A)", vocab)
 
     def test_deep_nesting_is_an_error_not_a_crash(self, vocab):
         with pytest.raises(HRRError):

@@ -33,6 +33,15 @@ class TestSymbols:
         with pytest.raises(HRRError, match=r"unknown symbol 's51'.*nearest: s5"):
             vocab["s51"]
 
+    def test_non_string_symbol(self, vocab):
+        with pytest.raises(HRRError, match="symbols are strings"):
+            vocab[5]
+
+    def test_returned_vectors_are_copies(self, vocab):
+        x = vocab["s1"]
+        x.mul_(0)
+        assert vocab["s1"].abs().sum() > 0
+
     def test_non_strict_creates_on_lookup(self):
         v = Vocabulary(64, strict=False)
         x = v["new"]
