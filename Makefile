@@ -19,7 +19,8 @@ $(VENV)/.ready: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.ready
-	$(BIN)/hartflow encode "jump around left twice and walk"
+	$(BIN)/hartflow eval --mode hrr --task scan --split addprim_jump
+	$(BIN)/hartflow decode "jump around left twice" --task scan --split addprim_jump --explain
 
 lint: $(VENV)/.ready
 	$(BIN)/ruff check .
@@ -30,6 +31,9 @@ test: lint
 bench: $(VENV)/.ready
 	$(BIN)/python -m benchmarks.hrr_ops
 	$(BIN)/python -m benchmarks.hrr_capacity
+	$(BIN)/python -m benchmarks.memory_search
+	$(BIN)/python -m benchmarks.scan_accuracy
+	$(BIN)/python -m benchmarks.report
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

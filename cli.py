@@ -14,12 +14,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
 from hartflow import data
+from hartflow.atomic import write_json
 from hartflow.encoding import encode_command
 from hartflow.errors import HartFlowError
+from hartflow.evaluation import build_reasoner, decode_command, evaluate
 from hrr.errors import HRRError
 
 app = typer.Typer(
@@ -243,6 +246,105 @@ def data_scan_grammar(
       hartflow data scan-grammar --out tasks.txt
     """
     stdout.print(Text(f"wrote {data.write_scan_grammar(out)}"))
+
+
+@app.command("eval")
+def eval_(
+    mode: Annotated[
+        str, typer.Option("--mode", help="Reasoner: hrr (zero-shot), e.g. --mode hrr.")
+    ],
+    task: Annotated[
+        str | None, typer.Option("--task", help="scan or cogs, e.g. --task scan.")
+    ] = None,
+    split: Annotated[str | None, typer.Option("--split", "-s", help="e.g. --split length.")] = None,
+    data_dir: DataDirOption = None,
+    train: TrainOption = None,
+    test: TestOption = None,
+    dim: DimOption = 1024,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Also write the result JSON here, e.g. r.json.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Evaluate a reasoner on a split's test set (exact match), or on your own files.
+
+    Examples:
+      hartflow eval --mode hrr --task scan --split addprim_jump
+      hartflow eval --mode hrr --task cogs --split gen --data-dir ~/COGS --json cogs.json
+      hartflow eval --mode hrr --train train.txt --test test.txt
+    """
+    with Progress(console=stderr, transient=True, disable=quiet) as bar:
+        job = bar.add_task(f"eval {task or 'files'} {split or ''}", total=None)
+        result = evaluate(
+            task, split, mode=mode, data_dir=data_dir, train=train, test=test, d=dim,
+            progress=lambda done, total: bar.update(job, completed=done, total=total),
+        )  # fmt: skip
+    if json_file is not None:
+        write_json(json_file, result)
+    table = Table(title=escape(f"{result['task']} {result['split']} ({result['mode']})"))
+    for col in ("n", "exact match", "unanswerable", "seconds"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        f"{result['n']:,}",
+        f"{100 * result['exact_match']:.2f} %",
+        str(result["unanswerable"]),
+        f"{result['seconds']:.1f}",
+    )
+    stdout.print(table)
+    if "per_category" in result:
+        cats = Table(title="per category")
+        cats.add_column("category")
+        cats.add_column("exact match", justify="right")
+        for name, acc in result["per_category"].items():
+            cats.add_row(escape(name), f"{100 * acc:.1f} %")
+        stdout.print(cats)
+
+
+@app.command()
+def decode(
+    command: Annotated[str, typer.Argument(help='A command, e.g. "jump around left twice".')],
+    task: Annotated[
+        str | None, typer.Option("--task", help="scan or cogs, e.g. --task scan.")
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", "-s", help="e.g. --split addprim_jump.")
+    ] = None,
+    data_dir: DataDirOption = None,
+    train: TrainOption = None,
+    dim: DimOption = 1024,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show the neighbours, lexicon entries and rules.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer one command with the zero-shot reasoner built from a split's training pairs.
+
+    Examples:
+      hartflow decode "jump around left twice" --task scan --split addprim_jump --explain
+      hartflow decode "dax twice" --train my/train.tsv
+    """
+    reasoner = build_reasoner(task, split, data_dir=data_dir, train=train, d=dim)
+    result = decode_command(command, reasoner)
+    if as_json:
+        _print_json(result)
+        return
+    stdout.print(Text(result["answer"]))
+    if explain:
+        stdout.print(Text(f"score {result['score']:.4f}"))
+        near = Table(title="nearest stored skeletons (cosine)", title_justify="left")
+        near.add_column("skeleton")
+        near.add_column("cosine", justify="right")
+        for n in result["neighbours"]:
+            near.add_row(escape(n["skeleton"]), f"{n['cosine']:.4f}")
+        stdout.print(near)
+        lex = Table(title="lexicon entries used", title_justify="left")
+        lex.add_column("word")
+        lex.add_column("token")
+        for w, t in result["lexicon"].items():
+            lex.add_row(escape(w), escape(t))
+        stdout.print(lex)
+        for rule in result["rules"] or ["(none: the skeleton was stored)"]:
+            stdout.print(Text(f"rule {rule}"))
 
 
 def _print_json(obj: Any) -> None:

@@ -91,7 +91,66 @@ def hrr_capacity(result: dict) -> str:
     return "\n".join(lines)
 
 
-RENDERERS = {"hrr_ops": hrr_ops, "hrr_capacity": hrr_capacity}
+def memory_search(result: dict) -> str:
+    lines = [
+        "| N keys (d = 1024) | HartFlow queries/s | FAISS queries/s | ratio | same top-k | "
+        "peak RSS growth while searching, HartFlow / FAISS |",
+        "|---:|---:|---:|---:|:---:|---:|",
+    ]
+    for r in result["rows"]:
+        peak = r["search_peak_rss_growth_bytes"]
+        mb = " / ".join("n/a" if v is None else f"{v / 2**20:.0f} MB" for v in peak.values())
+        lines.append(
+            f"| {r['n_keys']:,} | {r['hartflow_queries_per_s']:.0f} "
+            f"| {r['faiss_queries_per_s']:.0f} | {r['ratio']:.2f}× "
+            f"| {'yes' if r['identical_topk'] else 'no'} | {mb} |"
+        )
+    s = result["summary"]
+    lines += ["", f"Target {s['target']}: **{'met' if s['met'] else 'not met'}**."]
+    return "\n".join(lines)
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1f}"
+
+
+def scan_accuracy(result: dict) -> str:
+    lines = [
+        f"Zero-shot, HRR-only ({result['source']}); time = build from train + answer all of test.",
+        "",
+        "| split | n | **HartFlow HRR-only** | seconds | seq2seq | best published |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['split']} | {r['n']:,} | **{100 * r['exact_match']:.2f}** | {r['seconds']:.1f} "
+            f"| {_pct(r['published_seq2seq'])} | {_pct(r['published_best'])} |"
+        )
+    return "\n".join(lines)
+
+
+def cogs_accuracy(result: dict) -> str:
+    lines = [
+        f"COGS gen, zero-shot HRR-only: **{100 * result['exact_match']:.1f} %** overall "
+        f"({result['seconds']:.0f} s; lexical cases {100 * result['lexical_mean']:.1f} %, "
+        f"structural cases {100 * result['structural_mean']:.1f} %). Published: Transformer 35 %, "
+        f"LeAR 97.7 %. Target {100 * result['target']:.0f} %: "
+        f"**{'met' if result['met'] else 'not met'}**.",
+        "",
+        "| category | exact match % |",
+        "|---|---:|",
+    ]
+    lines += [f"| {c} | {100 * v:.1f} |" for c, v in result["per_category"].items()]
+    return "\n".join(lines)
+
+
+RENDERERS = {
+    "hrr_ops": hrr_ops,
+    "hrr_capacity": hrr_capacity,
+    "memory_search": memory_search,
+    "scan_accuracy": scan_accuracy,
+    "cogs_accuracy": cogs_accuracy,
+}
 
 
 def update_readme(readme: Path = README, results: Path = RESULTS) -> list[str]:

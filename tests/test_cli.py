@@ -169,3 +169,35 @@ def test_unexpected_errors_are_one_line(capsys, monkeypatch):
     assert cli.run(["encode", "x"]) == 1
     err = capsys.readouterr().err
     assert "unexpected RuntimeError" in err and len(err.strip().splitlines()) == 1
+
+
+class TestEvalAndDecode:
+    def test_eval_writes_the_json_fields(self, tmp_path):
+        out = tmp_path / "r.json"
+        result = runner.invoke(
+            cli.app,
+            ["eval", "--mode", "hrr", "--task", "scan", "--split", "addprim_turn_left",
+             "--json", str(out), "--quiet", "--dim", "256"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        r = json.loads(out.read_text())
+        assert {"task", "split", "mode", "n", "exact_match", "seconds"} <= set(r)
+        assert r["n"] == 1208 and r["exact_match"] == 1.0 and "100.00 %" in result.output
+
+    def test_decode_explains(self):
+        result = runner.invoke(
+            cli.app,
+            ["decode", "jump around left twice", "--task", "scan", "--split", "addprim_jump",
+             "--explain", "--dim", "256"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "I_TURN_LEFT I_JUMP" in result.output and "<0> around <1> twice" in result.output
+
+    def test_decode_unknown_word_names_nearest(self, capsys):
+        code = cli.run(["decode", "jmup twice", "--task", "scan", "--split", "addprim_jump"])
+        err = capsys.readouterr().err
+        assert code == 2 and "'jmup' (nearest: jump" in err and len(err.strip().splitlines()) == 1
+
+    def test_eval_unknown_mode(self, capsys):
+        assert cli.run(["eval", "--mode", "magic", "--task", "scan", "--split", "simple"]) == 2
+        assert "unknown mode 'magic'" in capsys.readouterr().err

@@ -1,0 +1,229 @@
+"""The zero-shot reasoner: read the training pairs once, answer by retrieval and substitution.
+
+1. Lexicon (`lexicon.py`): lexical words and their output tokens, induced from co-occurrence.
+2. Abstraction: a command's skeleton replaces each lexical word by a slot (`<0>`, `<1>`, … in
+   order of first appearance); a training output becomes a template over the same slots.
+   Skeletons are HRR sequence vectors in a `memory.Memory`; retrieval is top-k cosine, and an
+   exact skeleton (cosine 1, checked symbolically) gives the hypothesis.
+3. Substitution: the template's slots are filled with the new command's lexical translations.
+4. Composition (`rules.py`): a command whose skeleton was never seen is split at a function word
+   with an induced rule, and the parts are answered recursively, bottom-up.
+No word of any data set is named anywhere: a renamed data set gives the same answers, renamed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+import hrr
+from hartflow.errors import HartFlowError
+from hartflow.zeroshot.lexicon import LexiconMemory, induce_lexicon
+from hartflow.zeroshot.rules import Rule, induce_rules
+from memory import Memory
+
+Tokens = tuple[str, ...]
+EXACT = 1 - 1e-4  # cosine at which a retrieved skeleton counts as the same skeleton
+
+
+@dataclass
+class Answer:
+    """An answer with its evidence; `tokens` is None when the command could not be answered."""
+
+    command: Tokens
+    tokens: Tokens | None
+    score: float
+    skeletons: list[tuple[str, float]] = field(default_factory=list)  # neighbours, best first
+    lexicon: dict[str, str] = field(default_factory=dict)
+    rules: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+def abstract(command: Sequence[str], lexicon: dict[str, str]) -> tuple[Tokens, list[str]]:
+    """(skeleton, fillers): lexical words become slots `<i>` in order of first appearance."""
+    fillers: list[str] = []
+    skeleton = []
+    for w in command:
+        if w in lexicon:
+            if w not in fillers:
+                fillers.append(w)
+            skeleton.append(f"<{fillers.index(w)}>")
+        else:
+            skeleton.append(w)
+    return tuple(skeleton), fillers
+
+
+def template(output: Sequence[str], fillers: list[str], lexicon: dict[str, str]) -> Tokens:
+    """The output with each filler's translation replaced by its slot."""
+    slot_of = {lexicon[w]: f"<{i}>" for i, w in enumerate(fillers)}
+    return tuple(slot_of.get(t, t) for t in output)
+
+
+def instantiate(tmpl: Tokens, fillers: list[str], lexicon: dict[str, str]) -> Tokens | None:
+    """Fill the slots; None if the template needs a slot the command does not have."""
+    out = []
+    for t in tmpl:
+        if t.startswith("<") and t.endswith(">") and t[1:-1].isdigit():
+            i = int(t[1:-1])
+            if i >= len(fillers):
+                return None
+            out.append(lexicon[fillers[i]])
+        else:
+            out.append(t)
+    return tuple(out)
+
+
+class ZeroShotReasoner:
+    """Build from training pairs with `fit`, then `answer` commands.
+
+    Args:
+        d: HRR dimension of the skeleton vectors.
+        k: neighbours retrieved per command (reported as evidence).
+        seed: fixes every vector.
+    """
+
+    def __init__(self, *, d: int = 1024, k: int = 3, seed: int = 0) -> None:
+        self.d, self.k, self.seed = d, k, seed
+
+    # ----------------------------------------------------------------------------------- fit
+    def fit(self, pairs: Iterable[tuple[Sequence[str], Sequence[str]]]) -> ZeroShotReasoner:
+        data = [(tuple(i), tuple(o)) for i, o in pairs]
+        if not data:
+            raise HartFlowError("the training set is empty; the reasoner needs examples to read")
+        self.lexicon = induce_lexicon(data)
+        self.lexicon_memory = LexiconMemory(self.lexicon, d=self.d, seed=self.seed)
+        self.known_words = {w for i, _ in data for w in i}
+        self.function_words = self.known_words - set(self.lexicon)
+        self.train = dict(data)
+
+        by_skeleton: dict[Tokens, Counter] = defaultdict(Counter)
+        for inp, out in data:
+            skel, fillers = abstract(inp, self.lexicon)
+            by_skeleton[skel][template(out, fillers, self.lexicon)] += 1
+        stored = {skel: counts.most_common(1)[0][0] for skel, counts in by_skeleton.items()}
+        self.rules = induce_rules(data, self.function_words)
+        stored.update(self._derive(stored))
+        self.skeletons = list(stored)
+        self.templates = list(stored.values())
+
+        slots = {t for s in self.skeletons for t in s if t not in self.function_words}
+        self.symbols = hrr.Vocabulary(  # non-strict: a test skeleton may need a new slot <i>
+            self.d, sorted(self.function_words | slots), seed=self.seed, strict=False
+        )
+        self.memory = Memory(self.d, metric="cosine")
+        self.memory.add(self._encode(self.skeletons), list(range(len(self.skeletons))))
+        self._cache: dict[Tokens, Answer] = {}
+        return self
+
+    def _derive(self, stored: dict[Tokens, Tokens]) -> dict[Tokens, Tokens]:
+        """Skeletons implied by inverting repeat rules: if 'X w' is stored with a template that is
+        U repeated n times, w's rule is 'ans(left) × n' and X holds no looser-binding word, then
+        X has template U."""
+        derived: dict[Tokens, Tokens] = {}
+        for skel, tmpl in stored.items():
+            for word, part, rest in (
+                (skel[-1], skel[:-1], "repeat"),
+                (skel[0], skel[1:], "repeat_pre"),
+            ):
+                for rule in self.rules.get(word, []):
+                    n = rule.times
+                    if rule.kind != rest or not part or part in stored or len(tmpl) % n:
+                        continue
+                    if any(r.stage < rule.stage for w in part for r in self.rules.get(w, [])):
+                        continue  # a looser word inside: the rule spans only part of `part`
+                    unit = tmpl[: len(tmpl) // n]
+                    if unit * n == tmpl:
+                        derived.setdefault(part, unit)
+        return derived
+
+    def _encode(self, skeletons: Sequence[Tokens]) -> torch.Tensor:
+        return hrr.encode_sequence([list(s) for s in skeletons], self.symbols, p_err=None).reshape(
+            len(skeletons), self.d
+        )
+
+    # -------------------------------------------------------------------------------- answer
+    def answer_many(self, commands: Sequence[Sequence[str]]) -> list[Answer]:
+        """Answer a batch: skeleton retrieval is batched, composition recurses per command."""
+        commands = [tuple(c) for c in commands]
+        todo = [c for c in dict.fromkeys(commands) if c not in self._cache]
+        self._retrieve(todo)
+        return [self.answer(c) for c in commands]
+
+    def answer(self, command: Sequence[str]) -> Answer:
+        """The answer to one command, with its evidence."""
+        command = tuple(command)
+        if command not in self._cache:
+            self._retrieve([command])
+        return self._cache[command]
+
+    def _retrieve(self, commands: list[Tokens]) -> None:
+        """Fill the cache for `commands`: skeleton hits first, then composition."""
+        ok = [c for c in commands if c and all(w in self.known_words for w in c)]
+        for c in commands:
+            if c not in ok:
+                unknown = [w for w in c if w not in self.known_words]
+                reason = f"unknown words: {', '.join(unknown)}" if unknown else "empty command"
+                self._cache[c] = Answer(c, None, 0.0, reason=reason)
+        if not ok:
+            return
+        abstracted = [abstract(c, self.lexicon) for c in ok]
+        scores, idx = self.memory.search(self._encode([s for s, _ in abstracted]), self.k)
+        for c, (skel, fillers), s_row, i_row in zip(
+            ok, abstracted, scores.tolist(), idx.tolist(), strict=True
+        ):
+            neighbours = [
+                (" ".join(self.skeletons[i]), s) for s, i in zip(s_row, i_row, strict=True)
+            ]
+            hit = s_row[0] >= EXACT and self.skeletons[i_row[0]] == skel
+            tokens = instantiate(self.templates[i_row[0]], fillers, self.lexicon) if hit else None
+            self._cache[c] = Answer(
+                c,
+                tokens,
+                s_row[0] if tokens is not None else 0.0,
+                skeletons=neighbours,
+                lexicon={w: self.lexicon[w] for w in fillers},
+                reason="" if tokens is not None else "skeleton never seen; composing",
+            )
+        for c in ok:
+            if self._cache[c].tokens is None:
+                self._cache[c] = self._compose(c, self._cache[c])
+
+    def _compose(self, command: Tokens, found: Answer) -> Answer:
+        """Split at a function word with an induced rule and answer the parts recursively."""
+        splits = sorted(
+            (
+                (rule.stage, i, rule)
+                for i, w in enumerate(command)
+                for rule in self.rules.get(w, [])
+            ),
+            key=lambda x: (x[0], x[1], -x[2].support),
+        )
+        for _, i, rule in splits:
+            left, right = command[:i], command[i + 1 :]
+            if not rule.fits(left, right):
+                continue
+            parts = [self.answer(p) if p else None for p in (left, right)]
+            if any(p is not None and p.tokens is None for p in parts):
+                continue
+            a_l, a_r = (p.tokens if p else () for p in parts)
+            used = [p for p in parts if p is not None]
+            return Answer(
+                command,
+                rule.combine(a_l, a_r),
+                min(p.score for p in used),
+                skeletons=found.skeletons,
+                lexicon={k: v for p in used for k, v in p.lexicon.items()},
+                rules=[rule.describe(), *(r for p in used for r in p.rules)],
+            )
+        found.reason = "no stored skeleton and no induced rule splits this command"
+        return found
+
+    def describe_rules(self) -> list[str]:
+        return [r.describe() for rules in self.rules.values() for r in rules]
+
+    @property
+    def rule_list(self) -> list[Rule]:
+        return [r for rules in self.rules.values() for r in rules]

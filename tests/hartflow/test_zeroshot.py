@@ -1,0 +1,105 @@
+"""The zero-shot reasoner: induced lexicon and rules, exact SCAN answers, renaming invariance."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from hartflow.data import load_examples, tokens
+from hartflow.errors import HartFlowError
+from hartflow.evaluation import evaluate
+from hartflow.zeroshot import ZeroShotReasoner, abstract, induce_lexicon, induce_rules
+
+
+def pairs_of(examples):
+    return [(tuple(tokens(e.input)), tuple(tokens(e.output))) for e in examples]
+
+
+@pytest.fixture(scope="module")
+def jump():
+    parts = load_examples("scan", "addprim_jump")
+    return pairs_of(parts["train"]), pairs_of(parts["test"])
+
+
+def rename(pairs, seed):
+    """Replace every input word and output token by a fresh random string (a bijection)."""
+    rng = random.Random(seed)
+    words = sorted({w for i, o in pairs for w in i + o})
+    fresh = {w: f"x{rng.getrandbits(40):010x}" for w in words}
+    return [(tuple(fresh[w] for w in i), tuple(fresh[t] for t in o)) for i, o in pairs], fresh
+
+
+class TestLexicon:
+    def test_words_with_one_consistent_token(self):
+        pairs = [(("dax",), ("D",)), (("dax", "twice"), ("D", "D")), (("wif", "twice"), ("W", "W"))]
+        assert induce_lexicon(pairs) == {"dax": "D", "wif": "W"}
+
+    def test_induced_from_scan_training_pairs(self, jump):
+        lexicon = induce_lexicon(jump[0])
+        assert len(lexicon) == 6  # four primitives and two directions
+        assert all(len(t) > 1 for t in lexicon.values())
+
+
+class TestRules:
+    def test_precedence_is_induced_in_stages(self):
+        text = "a:A b:B a&b:AB b&a:BA a2:AA b2:BB a&b2:ABB b&a2:BAA"
+        known = [
+            (tuple(i.replace("&", " & ").replace("2", " x2").split()), tuple(o))
+            for i, o in (pair.split(":") for pair in text.split())
+        ]
+        rules = induce_rules(known, {"&", "x2"})
+        assert [(r.kind, r.stage) for r in rules["&"]] == [("concat", 0)]
+        assert [(r.kind, r.times, r.stage) for r in rules["x2"]] == [("repeat", 2, 1)]
+
+
+class TestReasoner:
+    def test_abstraction_shares_skeletons(self):
+        lexicon = {"dax": "D", "wif": "W"}
+        assert abstract(["dax", "and", "wif", "dax"], lexicon) == (
+            ("<0>", "and", "<1>", "<0>"),
+            ["dax", "wif"],
+        )
+
+    def test_answers_carry_evidence(self, jump):
+        reasoner = ZeroShotReasoner(d=512).fit(jump[0])
+        a = reasoner.answer(["jump", "around", "left", "twice"])
+        assert " ".join(a.tokens) == " ".join(["I_TURN_LEFT I_JUMP"] * 8)
+        assert a.score > 0.999 and a.lexicon["jump"] == "I_JUMP"
+        assert a.skeletons[0][0] == "<0> around <1> twice"
+
+    def test_unknown_words_are_unanswerable_not_a_crash(self, jump):
+        a = ZeroShotReasoner(d=256).fit(jump[0]).answer(["jmup", "twice"])
+        assert a.tokens is None and "jmup" in a.reason
+
+    def test_empty_training_set(self):
+        with pytest.raises(HartFlowError, match="empty"):
+            ZeroShotReasoner().fit([])
+
+    def test_renamed_data_scores_the_same(self, jump):
+        train, test = jump
+        renamed_train, fresh = rename(train, seed=7)
+        renamed_test = [(tuple(fresh[w] for w in i), tuple(fresh[t] for t in o)) for i, o in test]
+        scores = []
+        for tr, te in ((train, test), (renamed_train, renamed_test)):
+            reasoner = ZeroShotReasoner(d=512).fit(tr)
+            answers = reasoner.answer_many([i for i, _ in te])
+            scores.append(sum(a.tokens == o for a, (_, o) in zip(answers, te, strict=True)))
+        assert scores[0] == scores[1] == len(test)
+
+
+@pytest.mark.parametrize("split", ["simple", "length", "around_right", "addprim_turn_left"])
+def test_scan_splits_exact(split):
+    result = evaluate("scan", split, d=512)
+    assert result["exact_match"] == 1.0 and result["unanswerable"] == 0
+    assert set(result) >= {"task", "split", "mode", "n", "exact_match", "seconds"}
+
+
+def test_user_files(tmp_path):
+    (tmp_path / "train.tsv").write_text(
+        "dax\tD\nwif\tW\ndax twice\tD D\nwif twice\tW W\ndax and wif\tD W\nwif and dax\tW D\n"
+        "lug\tL\nlug and dax\tL D\n"
+    )
+    (tmp_path / "test.tsv").write_text("lug twice\tL L\nlug twice and wif twice\tL L W W\n")
+    result = evaluate(train=tmp_path / "train.tsv", test=tmp_path / "test.tsv", d=256)
+    assert result["exact_match"] == 1.0 and result["n"] == 2
