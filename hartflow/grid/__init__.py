@@ -1,0 +1,1 @@
+"""Grid-puzzle data (Sudoku, Maze, ARC): builders to the TRM/HRM on-disk layout, and evaluators."""
