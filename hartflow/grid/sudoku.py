@@ -1,0 +1,369 @@
+"""Sudoku: generator, Sudoku-Extreme CSV reader, equivalence augmentation, and the TRM/HRM builder.
+
+Boards are flat row-major int8 arrays of n·n cells for n ∈ {4, 6, 9}; 0 = blank, 1..n = digit
+(geometry and solver: `hartflow.grid.sudoku_solver`). A puzzle's `rating` is the number of
+backtracks of our fixed-heuristic solver (Sudoku-Extreme uses tdoku's; see the solver module).
+
+Builder (as TRM/HRM build Sudoku-Extreme): token = digit + 1, so PAD 0, blank 1, digit d → d + 1,
+vocab n + 2, seq_len n·n; labels are the answer tokens, every cell supervised; every puzzle has
+identifier 0 ("<blank>"). Train: an optional seeded subsample, then each puzzle is a group of the
+original and `aug` random equivalent copies. Test: never augmented, each puzzle its own group.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hartflow.atomic import write_bytes
+from hartflow.errors import DataError
+from hartflow.grid.layout import SplitBuilder, write_dataset
+from hartflow.grid.sudoku_solver import (
+    SIZES,
+    check_board,
+    count_solutions,
+    geometry,
+    is_valid_solution,
+    rating,
+    solve,
+    valid_solutions,
+)
+
+__all__ = [
+    # boards and solving
+    "SIZES", "Puzzle", "solve", "count_solutions", "rating", "is_valid_solution",
+    # generation and files
+    "generate", "read_csv", "write_csv",
+    # augmentation
+    "Transform", "random_transform", "apply_transform", "invert_transform", "augment",
+    # the on-disk layout
+    "encode_grid", "decode_grid", "build",
+]  # fmt: skip
+
+HEADER = ["source", "question", "answer", "rating"]
+PAD, BLANK = 0, 1  # token of digit d is d + 1
+
+
+@dataclass(frozen=True, eq=False)
+class Puzzle:
+    question: np.ndarray  # (n·n,) int8, 0 = blank
+    answer: np.ndarray  # (n·n,) int8, digits 1..n
+    rating: int  # backtracks of our solver before its first solution
+
+
+# ----------------------------------------------------------------------------------- generating
+def generate(
+    count: int,
+    size: int,
+    *,
+    min_rating: int = 0,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    max_attempts: int = 1000,
+) -> list[Puzzle]:
+    """`count` distinct puzzles with unique solutions and `rating >= min_rating`.
+
+    Each attempt draws a random full board, then blanks its cells in a random order, keeping a
+    blank only while the solution stays unique (so the puzzle is minimal); attempts below
+    `min_rating` are thrown away. Puzzle i draws from its own generator seeded by (seed, i), so the
+    same seed gives the same puzzles and `generate(10, ...)` starts with `generate(5, ...)`.
+
+    Ratings by size: 4×4 puzzles are always 0, 6×6 mostly 0; 9×9 minimal puzzles have a median
+    near 25 and a long tail, so `min_rating=20` keeps about half of the attempts (~0.1 s each).
+
+    Raises:
+        DataError: if a puzzle needs more than `max_attempts` attempts (min_rating too high).
+    """
+    geometry(size)
+    if count < 0 or min_rating < 0 or max_attempts < 1:
+        raise DataError(
+            f"need count >= 0, min_rating >= 0 and max_attempts >= 1, "
+            f"got {count}, {min_rating} and {max_attempts}"
+        )
+    puzzles: list[Puzzle] = []
+    seen: set[bytes] = set()
+    for i in range(count):
+        rng = np.random.default_rng([seed, i])
+        best = -1
+        for _ in range(max_attempts):
+            answer = _random_solution(size, rng)
+            question = _remove_clues(answer, size, rng)
+            r = rating(question, size)
+            best = max(best, r)
+            if r >= min_rating and question.tobytes() not in seen:
+                break
+        else:
+            raise DataError(
+                f"puzzle {i}: no new {size}×{size} puzzle with rating >= {min_rating} in "
+                f"{max_attempts} attempts (best {best}); lower min_rating or raise max_attempts"
+            )
+        seen.add(question.tobytes())
+        puzzles.append(Puzzle(question, answer, r))
+        if progress:
+            progress(i + 1, count)
+    return puzzles
+
+
+def _random_solution(size: int, rng: np.random.Generator) -> np.ndarray:
+    """A random full board: random digits in independent diagonal boxes, solved, then shuffled."""
+    geo = geometry(size)
+    n, br, bc = size, geo.box_rows, geo.box_cols
+    for _ in range(100):
+        board = np.zeros((n, n), np.int8)
+        for k in range(min(n // br, n // bc)):  # boxes (k, k) share no row, column or box
+            board[k * br : (k + 1) * br, k * bc : (k + 1) * bc] = (
+                rng.permutation(n).reshape(br, bc) + 1
+            )
+        found = solve(board.ravel(), size, limit=1).solution
+        if found is not None:  # the solver's completion is lexicographically biased: shuffle it
+            return apply_transform(found, random_transform(size, rng), size)
+    raise AssertionError(f"100 random diagonal-box fillings of a {n}×{n} board had no completion")
+
+
+def _remove_clues(answer: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Blank the cells of `answer` in a random order while the solution stays unique."""
+    question = answer.copy()
+    for i in rng.permutation(size * size):
+        question[i] = 0
+        if count_solutions(question, size, limit=2) != 1:
+            question[i] = answer[i]
+    return question
+
+
+# -------------------------------------------------------------------------------- reading files
+def read_csv(path: str | Path, *, size: int = 9) -> list[Puzzle]:
+    """Puzzles of a Sudoku-Extreme CSV: header `source,question,answer,rating`, then one row each.
+
+    question: n·n characters, '.' blank or a digit; answer: n·n digits; rating: an int >= 0.
+    Empty lines are skipped.
+
+    Raises:
+        DataError: `file:line:` and what was expected, for a missing file or a malformed row
+            (wrong field count, bad characters or length, a given that differs from the answer,
+            an answer that is not a valid board).
+    """
+    path, nn = Path(path), geometry(size).size ** 2
+    pattern = {"q": re.compile(f"[.1-{size}]{{{nn}}}"), "a": re.compile(f"[1-{size}]{{{nn}}}")}
+    questions, answers, ratings, lines = [], [], [], []
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header != HEADER:
+                raise DataError(
+                    f"expected the header {','.join(HEADER)}, got {header}", path=path, line=1
+                )
+            for row in reader:
+                if not row:
+                    continue
+                try:
+                    q, a, r = _parse_row(row, pattern, size)
+                except ValueError as e:
+                    raise DataError(str(e), path=path, line=reader.line_num) from None
+                questions.append(q)
+                answers.append(a)
+                ratings.append(r)
+                lines.append(reader.line_num)
+    except OSError as e:
+        raise DataError(f"cannot read the Sudoku CSV: {e.strerror or e}", path=path) from None
+    except (csv.Error, UnicodeDecodeError) as e:
+        raise DataError(f"not a Sudoku CSV ({e})", path=path) from None
+    q, a = _digits(questions, nn), _digits(answers, nn)
+    clash = ((q != 0) & (q != a)).any(1)
+    bad = np.flatnonzero(clash | ~valid_solutions(a, size))
+    if bad.size:
+        k = int(bad[0])
+        why = "a given differs from the answer" if clash[k] else "the answer is not a valid board"
+        raise DataError(f"{why} ({bad.size} such rows in the file)", path=path, line=lines[k])
+    return [Puzzle(q[i], a[i], r) for i, r in enumerate(ratings)]
+
+
+def _parse_row(row: list[str], pattern: dict[str, re.Pattern], size: int) -> tuple[str, str, int]:
+    """(question, answer, rating) of one CSV row, or a ValueError saying what was expected."""
+    if len(row) != 4:
+        raise ValueError(f"expected 4 fields ({','.join(HEADER)}), got {len(row)}")
+    _, q, a, r = row
+    nn = size * size
+    if not pattern["q"].fullmatch(q):
+        raise ValueError(f"question must be {nn} characters '.' or 1-{size}, got {q[:90]!r}")
+    if not pattern["a"].fullmatch(a):
+        raise ValueError(f"answer must be {nn} digits 1-{size}, got {a[:90]!r}")
+    if not re.fullmatch(r"\s*[0-9]+\s*", r):
+        raise ValueError(f"rating must be an integer >= 0, got {r[:20]!r}")
+    return q, a, int(r)
+
+
+def _digits(rows: list[str], nn: int) -> np.ndarray:
+    """(N, nn) int8 from strings of '.' and digits (checked by the caller)."""
+    raw = np.frombuffer("".join(rows).encode("ascii"), np.uint8).reshape(len(rows), nn)
+    return np.where(raw == ord("."), 0, raw - ord("0")).astype(np.int8)
+
+
+def write_csv(puzzles: list[Puzzle], path: str | Path, *, source: str = "hartflow") -> Path:
+    """Write puzzles in the Sudoku-Extreme CSV format (atomically); `read_csv` reads it back."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(HEADER)
+    for p in puzzles:
+        q = "".join("." if d == 0 else str(d) for d in p.question.tolist())
+        writer.writerow([source, q, "".join(map(str, p.answer.tolist())), p.rating])
+    return write_bytes(path, buf.getvalue().encode())
+
+
+# --------------------------------------------------------------------------------- augmentation
+@dataclass(frozen=True, eq=False)
+class Transform:
+    """An equivalence transform: transpose?, then reorder rows and columns, then relabel digits."""
+
+    digits: np.ndarray  # (n + 1,) new digit of digit d; digits[0] == 0
+    transpose: bool  # only for square boxes (n = 4, 9)
+    rows: np.ndarray  # (n,) new row i is old row rows[i]; bands and rows within bands
+    cols: np.ndarray  # (n,) the same for stacks and columns within stacks
+
+
+def random_transform(size: int, rng: np.random.Generator) -> Transform:
+    """A uniformly random transform of the kinds TRM/HRM's `shuffle_sudoku` draws."""
+    geo = geometry(size)
+    br, bc = geo.box_rows, geo.box_cols
+    digits = np.concatenate([[0], rng.permutation(size) + 1]).astype(np.int8)
+    transpose = bool(rng.random() < 0.5) if br == bc else False
+    rows = np.concatenate([b * br + rng.permutation(br) for b in rng.permutation(size // br)])
+    cols = np.concatenate([s * bc + rng.permutation(bc) for s in rng.permutation(size // bc)])
+    return Transform(digits, transpose, rows, cols)
+
+
+def _check_transform(t: Transform, size: int) -> None:
+    geo = geometry(size)
+    if t.digits.shape != (size + 1,) or t.rows.shape != (size,) or t.cols.shape != (size,):
+        raise DataError(f"transform is not for a {size}×{size} board")
+    if t.transpose and geo.box_rows != geo.box_cols:
+        raise DataError(f"a {size}×{size} board has non-square boxes and cannot be transposed")
+
+
+def apply_transform(grid: np.ndarray, t: Transform, size: int) -> np.ndarray:
+    """`grid` under `t`. Law: invert_transform(apply_transform(g, t), t) == g.
+
+    Shapes:
+        grid: (..., n·n) digits; returns the same shape.
+    """
+    _check_transform(t, size)
+    g = np.asarray(grid)
+    b = g.reshape(-1, size, size)
+    if t.transpose:
+        b = b.transpose(0, 2, 1)
+    return t.digits[b[:, t.rows][:, :, t.cols]].reshape(g.shape)
+
+
+def invert_transform(grid: np.ndarray, t: Transform, size: int) -> np.ndarray:
+    """The grid that `apply_transform(·, t, size)` maps to `grid` (e.g. a model's prediction).
+
+    Shapes:
+        grid: (..., n·n) digits; returns the same shape.
+    """
+    _check_transform(t, size)
+    g = np.asarray(grid)
+    b = np.argsort(t.digits).astype(t.digits.dtype)[g.reshape(-1, size, size)]
+    b = b[:, np.argsort(t.rows)][:, :, np.argsort(t.cols)]
+    if t.transpose:
+        b = b.transpose(0, 2, 1)
+    return b.reshape(g.shape)
+
+
+def augment(
+    question: np.ndarray, answer: np.ndarray, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """One random equivalent copy (question, answer) under `random_transform(size, rng)`."""
+    t = random_transform(size, rng)
+    return apply_transform(question, t, size), apply_transform(answer, t, size)
+
+
+# ------------------------------------------------------------------------------------- building
+def encode_grid(grid: np.ndarray) -> np.ndarray:
+    """Digits (0 = blank) → tokens (blank 1, digit d → d + 1), as uint8."""
+    return (np.asarray(grid).astype(np.int16) + BLANK).astype(np.uint8)
+
+
+def decode_grid(tokens: np.ndarray) -> np.ndarray:
+    """Tokens → digits (int8): d + 1 → d; blank (1) and PAD (0) → 0 (blank). Shapes: any."""
+    return np.maximum(np.asarray(tokens).astype(np.int16) - BLANK, PAD).astype(np.int8)
+
+
+def build(
+    train: list[Puzzle],
+    test: list[Puzzle],
+    out: str | Path,
+    *,
+    size: int,
+    aug: int = 0,
+    subsample: int | None = None,
+    seed: int = 0,
+    source: str | None = None,
+) -> Path:
+    """Write a Sudoku data set in the TRM/HRM layout to `out` (see the module docstring).
+
+    The subsample and the augmentations draw from generators seeded by `seed`; `source` (e.g. the
+    CSV it came from) is recorded in `hartflow.json`.
+
+    Raises:
+        DataError: a puzzle that is not an n×n board consistent with a valid answer, aug < 0, or a
+            subsample larger than the training set.
+    """
+    n = geometry(size).size
+    if aug < 0:
+        raise DataError(f"aug must be >= 0, got {aug} (TRM uses 1000 for Sudoku-Extreme-1k)")
+    if subsample is not None:
+        if not 0 <= subsample <= len(train):
+            raise DataError(f"subsample must be 0..{len(train)} (the train size), got {subsample}")
+        pick = np.random.default_rng([seed, 0]).choice(len(train), subsample, replace=False)
+        train = [train[i] for i in np.sort(pick)]
+    for name, puzzles in (("train", train), ("test", test)):
+        _check_puzzles(puzzles, size, name)
+    rng = np.random.default_rng([seed, 1])
+    splits = {}
+    for name, puzzles in (("train", train), ("test", test)):
+        builder = SplitBuilder(seq_len=n * n)
+        for p in puzzles:
+            builder.add_puzzle(0, encode_grid(p.question), encode_grid(p.answer))
+            for _ in range(aug if name == "train" else 0):
+                q, a = augment(p.question, p.answer, size, rng)
+                builder.add_puzzle(0, encode_grid(q), encode_grid(a))
+            builder.end_group()
+        splits[name] = builder.finish()
+    info = {
+        "task": "sudoku",
+        "size": n,
+        "aug": aug,
+        "seed": seed,
+        "source": source,
+        "subsample": subsample,
+        "mean_rating_train": _mean_rating(train),
+        "mean_rating_test": _mean_rating(test),
+    }
+    return write_dataset(out, splits, vocab_size=n + 2, identifiers=["<blank>"], info=info)
+
+
+def _check_puzzles(puzzles: list[Puzzle], size: int, name: str) -> None:
+    """DataError unless every puzzle is an n×n board whose givens agree with a valid answer."""
+    for k, p in enumerate(puzzles):
+        check_board(p.question, size, name=f"{name} puzzle {k} question")
+        check_board(p.answer, size, name=f"{name} puzzle {k} answer")
+    if not puzzles:
+        return
+    q = np.stack([p.question for p in puzzles])
+    a = np.stack([p.answer for p in puzzles])
+    bad = np.flatnonzero(((q != 0) & (q != a)).any(1) | ~valid_solutions(a, size))
+    if bad.size:
+        raise DataError(
+            f"{name} puzzle {bad[0]} (and {bad.size - 1} more): the answer is not a valid "
+            f"{size}×{size} board agreeing with the givens"
+        )
+
+
+def _mean_rating(puzzles: list[Puzzle]) -> float | None:
+    return float(np.mean([p.rating for p in puzzles])) if puzzles else None
