@@ -476,11 +476,11 @@ def _render(task: str, grid: list[list[int]]) -> Text:
             for c in row:
                 out.append("██", style=ARC_COLOURS[c])
             out.append("\n")
+        out.rstrip()
         return out
     chars = {"sudoku": lambda t: "." if t == 1 else str(t - 1), "maze": lambda t: "# SGo"[t - 1]}
-    for row in grid:
-        out.append(" ".join(chars[task](t) if t else "_" for t in row) + "\n")
-    return out
+    lines = [" ".join(chars[task](t) if t else "_" for t in row) for row in grid]
+    return out.append("\n".join(lines))
 
 
 @grid_app.command("show")

@@ -73,3 +73,19 @@ def test_wrong_prediction_shape_is_one_line(tmp_path, capsys):
 def test_bad_input(capsys, args, message):
     assert cli.run(args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_sudoku_build_show_and_score(tmp_path):
+    out = tmp_path / "s4"
+    result = runner.invoke(
+        cli.app,
+        ["grid", "build", "sudoku", "--generate", "12", "--size", "4", "--aug", "2", "--out",
+         str(out), "--seed", "5"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    train, _ = read_split(out / "train")
+    assert train.n_groups == 12 and train.n_puzzles == 36
+    shown = runner.invoke(cli.app, ["grid", "show", str(out), "--index", "0"])
+    assert shown.exit_code == 0 and "." in shown.output
+    score = score_labels(out, tmp_path)
+    assert score["exact"] == score["cell_accuracy"] == 1.0
