@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -68,3 +69,35 @@ def machine() -> dict[str, Any]:
 def save(name: str, result: dict[str, Any], out_dir: Path | None = None) -> Path:
     """Write `result` to `<out_dir>/<name>.json` atomically (default: benchmarks/results)."""
     return write_json((out_dir or RESULTS) / f"{name}.json", result)
+
+
+class PeakRSS:
+    """Peak growth of resident memory inside a `with` block (bytes; None off Linux)."""
+
+    def __init__(self) -> None:
+        self.path = Path(f"/proc/{os.getpid()}/statm")
+        self.peak: int | None = None
+
+    def _rss(self) -> int:
+        return int(self.path.read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def __enter__(self) -> PeakRSS:
+        if not self.path.exists():
+            return self
+        self._base = self.peak = self._rss()
+        self._stop = threading.Event()
+
+        def sample() -> None:
+            while not self._stop.is_set():
+                self.peak = max(self.peak, self._rss())
+                time.sleep(0.001)
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.peak is not None:
+            self._stop.set()
+            self._thread.join()
+            self.peak -= self._base

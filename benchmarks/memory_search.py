@@ -13,8 +13,6 @@ Target (issue 4): ratio >= 0.8 with identical top-k.
 from __future__ import annotations
 
 import argparse
-import os
-import threading
 import time
 from pathlib import Path
 
@@ -23,45 +21,13 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from benchmarks.common import machine, save
+from benchmarks.common import PeakRSS, machine, save
 from memory import Memory
 
 try:
     import faiss
 except ImportError:  # the bench extra is optional
     faiss = None
-
-
-class PeakRSS:
-    """Peak growth of resident memory inside a `with` block (bytes; None off Linux)."""
-
-    def __init__(self) -> None:
-        self.path = Path(f"/proc/{os.getpid()}/statm")
-        self.peak: int | None = None
-
-    def _rss(self) -> int:
-        return int(self.path.read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-    def __enter__(self) -> PeakRSS:
-        if not self.path.exists():
-            return self
-        self._base = self.peak = self._rss()
-        self._stop = threading.Event()
-
-        def sample() -> None:
-            while not self._stop.is_set():
-                self.peak = max(self.peak, self._rss())
-                time.sleep(0.001)
-
-        self._thread = threading.Thread(target=sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.peak is not None:
-            self._stop.set()
-            self._thread.join()
-            self.peak -= self._base
 
 
 def _timed(search, batches: list[torch.Tensor]):

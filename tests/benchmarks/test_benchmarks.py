@@ -49,3 +49,19 @@ def test_report_fills_the_readme_blocks(tmp_path):
     text = readme.read_text()
     assert "old" not in text and "| 32 | 1 |" in text and "k=4" in text
     assert text.startswith("a\n") and "\nb\n" in text
+
+
+def test_memory_search_matches_faiss_on_a_tiny_store(tmp_path):
+    from benchmarks import memory_search
+
+    memory_search.main(["--sizes", "500", "--dim", "32", "--batches", "2", "--out", str(tmp_path)])
+    row = json.loads((tmp_path / "memory_search.json").read_text())["rows"][0]
+    assert row["identical_topk"] and row["n_keys"] == 500 and row["ratio"] > 0
+
+
+def test_scan_accuracy_rows(tmp_path):
+    from benchmarks import scan_accuracy
+
+    scan_accuracy.main(["--splits", "addprim_turn_left", "--dim", "256", "--out", str(tmp_path)])
+    row = json.loads((tmp_path / "scan_accuracy.json").read_text())["rows"][0]
+    assert row["split"] == "addprim_turn_left" and row["exact_match"] == 1.0 and row["met"]
