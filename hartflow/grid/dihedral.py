@@ -15,22 +15,26 @@ INVERSE = (0, 3, 2, 1, 4, 5, 6, 7)
 
 
 def dihedral(grid: np.ndarray, t: int) -> np.ndarray:
-    """Apply symmetry `t` (0..7) to a 2-D grid."""
-    if t == 0:
-        return grid
-    if t in (1, 2, 3):
-        return np.rot90(grid, k=t)
-    if t == 4:
-        return np.fliplr(grid)
-    if t == 5:
-        return np.flipud(grid)
-    if t == 6:
-        return grid.T
-    if t == 7:
-        return np.fliplr(np.rot90(grid, k=1))
-    raise ValueError(f"dihedral transform id must be 0..7, got {t}")
+    """Apply symmetry `t` (0..7) to the last two axes of `grid` (a view where numpy allows).
+
+    Law: `inverse_dihedral(dihedral(g, t), t) == g`.
+
+    Shapes:
+        (..., H, W) -> (..., H, W), or (..., W, H) for t in {1, 3, 6, 7}
+    """
+    if t not in range(8):
+        raise ValueError(f"dihedral transform ids are 0..7, got {t}")
+    g = np.asarray(grid)
+    if t < 4:
+        return np.rot90(g, t, axes=(-2, -1))
+    if t in (4, 5):
+        return g[..., :, ::-1] if t == 4 else g[..., ::-1, :]
+    transposed = np.swapaxes(g, -1, -2)
+    return transposed if t == 6 else transposed[..., ::-1, ::-1]
 
 
 def inverse_dihedral(grid: np.ndarray, t: int) -> np.ndarray:
-    """Undo `dihedral(·, t)`."""
+    """Undo `dihedral(·, t)`: rotations by 90 and 270 swap, reflections are their own inverse."""
+    if t not in range(8):
+        raise ValueError(f"dihedral transform ids are 0..7, got {t}")
     return dihedral(grid, INVERSE[t])

@@ -76,9 +76,10 @@ def build_maze(
         test = maze.read_csv(test_csv) if test_csv else []
     else:
         n_test = max(1, generate // 10) if test_size is None else test_size
-        train, test = maze.generate_split(
-            generate, n_test, size, min_path=min_path, seed=seed, progress=progress
+        mazes = maze.generate(
+            generate + n_test, size, min_path=min_path, seed=seed, progress=progress
         )
+        train, test = maze.split_disjoint(mazes, n_test, seed=seed)
     path = maze.build(train, test, out, aug=aug, seed=seed)
     return _summary(path, start)
 

@@ -89,3 +89,19 @@ def test_sudoku_build_show_and_score(tmp_path):
     assert shown.exit_code == 0 and "." in shown.output
     score = score_labels(out, tmp_path)
     assert score["exact"] == score["cell_accuracy"] == 1.0
+
+
+def test_maze_build_show_and_score(tmp_path):
+    out = tmp_path / "m10"
+    result = runner.invoke(
+        cli.app,
+        ["grid", "build", "maze", "--generate", "8", "--size", "10", "--aug", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    train, _ = read_split(out / "train")
+    test, _ = read_split(out / "test")
+    assert train.n_examples == 8 * 8 and test.n_examples == 1
+    shown = runner.invoke(cli.app, ["grid", "show", str(out), "--index", "0"])
+    assert shown.exit_code == 0 and "S" in shown.output and "G" in shown.output
+    score = score_labels(out, tmp_path)
+    assert score["exact"] == score["valid_shortest_path"] == 1.0
