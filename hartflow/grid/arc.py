@@ -259,10 +259,18 @@ class Votes:
 
 
 def collect_votes(
-    split: Split, identifiers: list[str], predictions: np.ndarray, q_halt: np.ndarray | None = None
+    split: Split,
+    identifiers: list[str],
+    predictions: np.ndarray,
+    q_halt: np.ndarray | None = None,
+    *,
+    into: Votes | None = None,
 ) -> Votes:
-    """Votes from test-split predictions (N, 900), one per example, mapped back to the original."""
-    votes = Votes.empty()
+    """Votes from test-split predictions (N, 900), one per example, mapped back to the original.
+
+    Each call starts from empty votes unless `into` is given (accumulating across checkpoints is
+    then the caller's explicit choice)."""
+    votes = Votes.empty() if into is None else into
     q = np.zeros(len(predictions)) if q_halt is None else np.asarray(q_halt, float)
     for p, pid in enumerate(split.puzzle_identifiers):
         base, v = Variant.parse(identifiers[pid])
@@ -272,6 +280,20 @@ def collect_votes(
             if grid is not None:
                 votes.add(base, pair, v.invert(grid), float(q[ex]))
     return votes
+
+
+def gather_votes(votes: Votes) -> Votes:
+    """All ranks' votes merged (every rank gets the sum); unchanged in a single process."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return votes
+    parts: list = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, votes.table)
+    merged = Votes.empty()
+    for table in parts:
+        merged.merge(Votes(table))
+    return merged
 
 
 def score(votes: Votes, test_puzzles: dict[str, list[dict]], ks: Iterable[int] = PASS_K) -> dict:

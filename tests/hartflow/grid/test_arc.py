@@ -142,3 +142,43 @@ def test_official_folders():
     assert (len(train), len(ev)) == (400, 400)
     train2, ev2 = arc.read_arc(SHARED_DATA, version=2)
     assert (len(train2), len(ev2)) == (1000, 120)
+
+
+def _gather_worker(rank: int, world: int, init: str, queue) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    votes = arc.Votes.empty()
+    votes.add("t", 0, np.full((2, 2), rank), 1.0)
+    votes.add("t", 0, np.full((2, 2), 9), 0.5)
+    merged = arc.gather_votes(votes)
+    queue.put((rank, {k: {a: tuple(v) for a, v in t.items()} for k, t in merged.table.items()}))
+    dist.destroy_process_group()
+
+
+def test_gather_votes_across_two_processes(tmp_path):
+    import torch.multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    init = f"file://{tmp_path / 'rendezvous'}"
+    procs = [ctx.Process(target=_gather_worker, args=(r, 2, init, queue)) for r in range(2)]
+    for p in procs:
+        p.start()
+    results = dict(queue.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+    assert results[0] == results[1]
+    table = results[0][("t", 0)]
+    nine = ((2, 2), np.full((2, 2), 9, np.uint8).tobytes())
+    assert table[nine] == (2, 1.0) and len(table) == 3
+
+
+def test_votes_accumulate_only_when_asked(tiny_arc):
+    _, test, ids, _ = tiny_arc
+    once = arc.collect_votes(test, ids, test.labels)
+    again = arc.collect_votes(test, ids, test.labels)
+    assert once.table == again.table  # a fresh call never sees earlier votes
+    both = arc.collect_votes(test, ids, test.labels, into=arc.collect_votes(test, ids, test.labels))
+    key = next(iter(both.table))
+    assert [n for n, _ in both.table[key].values()] == [2 * n for n, _ in once.table[key].values()]
