@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from rich.console import Console
 
 from hartflow.atomic import write_json
 
@@ -69,6 +70,17 @@ def machine() -> dict[str, Any]:
 def save(name: str, result: dict[str, Any], out_dir: Path | None = None) -> Path:
     """Write `result` to `<out_dir>/<name>.json` atomically (default: benchmarks/results)."""
     return write_json((out_dir or RESULTS) / f"{name}.json", result)
+
+
+def finish(name: str, result: dict[str, Any], out_dir: Path | None, table: Any) -> dict[str, Any]:
+    """Save the result, print its table and summary; return the result."""
+    path = save(name, result, out_dir)
+    console = Console()
+    console.print(table)
+    if "summary" in result:
+        console.print(f"summary: {result['summary']}")
+    console.print(f"wrote {path}")
+    return result
 
 
 class PeakRSS:

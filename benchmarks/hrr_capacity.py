@@ -26,7 +26,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 import hrr
-from benchmarks.common import RESULTS, machine, save
+from benchmarks.common import RESULTS, finish, machine
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # after choosing the backend
@@ -197,11 +197,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = args.out or RESULTS
     out.mkdir(parents=True, exist_ok=True)
     result["plot"] = plot(result, out / "hrr_capacity.png").name
-    path = save("hrr_capacity", result, out)
-    console = Console()
-    console.print(table(result))
-    console.print(f"summary: {result['summary']}\nwrote {path}")
-    return result
+    return finish("hrr_capacity", result, out, table(result))
 
 
 if __name__ == "__main__":

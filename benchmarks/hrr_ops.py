@@ -23,7 +23,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 import hrr
-from benchmarks.common import machine, save, seconds_per_call
+from benchmarks.common import finish, machine, seconds_per_call
 
 try:
     import torchhd
@@ -120,11 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", type=Path, default=None, help="folder for hrr_ops.json")
     args = p.parse_args(argv)
     result = run(args.dims, args.batches, min_time=args.min_time, repeats=args.repeats)
-    path = save("hrr_ops", result, args.out)
-    console = Console()
-    console.print(table(result))
-    console.print(f"summary: {result['summary']}\nwrote {path}")
-    return result
+    return finish("hrr_ops", result, args.out, table(result))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from benchmarks.common import PeakRSS, machine, save
+from benchmarks.common import PeakRSS, finish, machine
 from memory import Memory
 
 try:
@@ -121,11 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--out", type=Path, default=None, help="folder for memory_search.json")
     args = p.parse_args(argv)
     result = run(args.sizes, d=args.dim, batches=args.batches)
-    path = save("memory_search", result, args.out)
-    console = Console()
-    console.print(table(result))
-    console.print(f"summary: {result['summary']}\nwrote {path}")
-    return result
+    return finish("memory_search", result, args.out, table(result))
 
 
 if __name__ == "__main__":

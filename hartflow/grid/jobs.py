@@ -36,18 +36,15 @@ def build_sudoku(
     from hartflow.grid import sudoku
 
     start = time.perf_counter()
-    if (generate is None) == (csv is None):
-        raise DataError("give exactly one of --generate N or --csv FILE")
+    train, test = _puzzles(
+        generate, csv, test_csv, test_size,
+        make=lambda n: sudoku.generate(n, size, min_rating=min_rating, seed=seed,
+                                       progress=progress),
+        read=sudoku.read_csv,
+        split=lambda ps, n: (ps[: len(ps) - n], ps[len(ps) - n :]),
+    )  # fmt: skip
     if csv is not None:
-        train = sudoku.read_csv(csv)
-        test = sudoku.read_csv(test_csv) if test_csv else []
         size = math.isqrt(len(train[0].question))
-    else:
-        n_test = max(1, generate // 10) if test_size is None else test_size
-        puzzles = sudoku.generate(
-            generate + n_test, size, min_rating=min_rating, seed=seed, progress=progress
-        )
-        train, test = puzzles[:generate], puzzles[generate:]
     path = sudoku.build(train, test, out, size=size, aug=aug, subsample=subsample, seed=seed)
     return _summary(path, start)
 
@@ -69,19 +66,24 @@ def build_maze(
     from hartflow.grid import maze
 
     start = time.perf_counter()
+    train, test = _puzzles(
+        generate, csv, test_csv, test_size,
+        make=lambda n: maze.generate(n, size, min_path=min_path, seed=seed, progress=progress),
+        read=maze.read_csv,
+        split=lambda ms, n: maze.split_disjoint(ms, n, seed=seed),
+    )  # fmt: skip
+    path = maze.build(train, test, out, aug=aug, seed=seed)
+    return _summary(path, start)
+
+
+def _puzzles(generate, csv, test_csv, test_size, *, make, read, split) -> tuple[list, list]:
+    """(train, test): read from CSV files, or `make` N + N_test puzzles and `split` them."""
     if (generate is None) == (csv is None):
         raise DataError("give exactly one of --generate N or --csv FILE")
     if csv is not None:
-        train = maze.read_csv(csv)
-        test = maze.read_csv(test_csv) if test_csv else []
-    else:
-        n_test = max(1, generate // 10) if test_size is None else test_size
-        mazes = maze.generate(
-            generate + n_test, size, min_path=min_path, seed=seed, progress=progress
-        )
-        train, test = maze.split_disjoint(mazes, n_test, seed=seed)
-    path = maze.build(train, test, out, aug=aug, seed=seed)
-    return _summary(path, start)
+        return read(csv), (read(test_csv) if test_csv else [])
+    n_test = max(1, generate // 10) if test_size is None else test_size
+    return split(make(generate + n_test), n_test)
 
 
 def build_arc(

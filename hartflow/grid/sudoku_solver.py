@@ -91,7 +91,7 @@ def check_board(grid: np.ndarray, size: int, *, name: str = "grid") -> np.ndarra
 def solve(grid: np.ndarray, size: int, *, limit: int = 2) -> SolveResult:
     """Search for up to `limit` solutions of `grid` (limit=2 decides uniqueness).
 
-    Givens that already clash (a digit twice in a unit) give 0 solutions, not an error.
+    Givens that already clash (a digit repeated in a unit) give 0 solutions, not an error.
 
     Shapes:
         grid: (n·n,) ints, 0 = blank; `SolveResult.solution`: (n·n,) int8.
