@@ -144,7 +144,35 @@ def cogs_accuracy(result: dict) -> str:
     return "\n".join(lines)
 
 
+def grid_data(result: dict) -> str:
+    lines = ["| job | measured | per 1000 | quality | target |", "|---|---:|---:|---|---|"]
+    if "sudoku" in result:
+        r = result["sudoku"]
+        lines.append(
+            f"| {r['count']} Sudokus 9×9, rating ≥ {r['min_rating']} | {r['seconds']:.0f} s "
+            f"| {r['seconds_per_1000'] / 60:.1f} min | mean rating {r['mean_rating']:.0f}, "
+            f"median {r['median_rating']:.0f} | ≤ 10 min: {'met' if r['met'] else 'not met'} |"
+        )
+    if "maze" in result:
+        r = result["maze"]
+        lines.append(
+            f"| {r['count']} mazes 30×30, path > 110 | {r['seconds']:.0f} s "
+            f"| {r['seconds_per_1000'] / 60:.1f} min | mean path {r['mean_path_length']:.1f} "
+            f"| ≤ 10 min: {'met' if r['met'] else 'not met'} |"
+        )
+    if "arc" in result:
+        r = result["arc"]
+        peak = r["peak_rss_growth_bytes"]
+        lines.append(
+            f"| ARC-AGI-1, {r['aug']} variants per puzzle | {r['seconds'] / 60:.1f} min | – "
+            f"| peak memory +{(peak or 0) / 2**30:.1f} GiB, {r['bytes_on_disk'] / 2**30:.1f} GiB "
+            "on disk | fits |"
+        )
+    return "\n".join(lines)
+
+
 RENDERERS = {
+    "grid_data": grid_data,
     "hrr_ops": hrr_ops,
     "hrr_capacity": hrr_capacity,
     "memory_search": memory_search,
