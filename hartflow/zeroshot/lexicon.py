@@ -39,31 +39,41 @@ def induce_lexicon(pairs: Sequence[Pair]) -> dict[str, str]:
 
 
 class LexiconMemory:
-    """The lexicon as one HRR trace `Σ w ⊛ t`; `translate(w)` unbinds and cleans up.
+    """The lexicon as HRR associative memory: traces `Σ w ⊛ t`, read by unbind + cleanup.
+
+    One trace holds at most `hrr.capacity(d, n_tokens, p_err)` pairs; a larger lexicon is split
+    over several traces (the load tracking the capacity planner exists for), and a word is read
+    from the trace that holds it.
 
     Args:
         lexicon: {word: token}.
-        d: dimension (the trace holds len(lexicon) pairs; see `hrr.capacity`).
+        d: dimension.
         seed: fixes the word and token vectors.
+        p_err: per-lookup error budget that sizes the traces.
     """
 
-    def __init__(self, lexicon: dict[str, str], *, d: int = 1024, seed: int = 0) -> None:
+    def __init__(
+        self, lexicon: dict[str, str], *, d: int = 1024, seed: int = 0, p_err: float = 1e-4
+    ) -> None:
         self.lexicon = dict(lexicon)
-        self.words = hrr.Vocabulary(d, sorted(lexicon), seed=seed, unitary=True)
+        words = sorted(lexicon)
+        self.words = hrr.Vocabulary(d, words, seed=seed, unitary=True)
         self.tokens = hrr.Vocabulary(d, sorted(set(lexicon.values())), seed=seed + 1)
-        if lexicon:
-            pairs = hrr.bind(self.words[list(lexicon)], self.tokens[list(lexicon.values())])
-            self.trace = pairs.sum(dim=0)
-        else:
-            self.trace = torch.zeros(d)
+        per_trace = max(1, hrr.capacity(d, max(len(self.tokens), 1), p_err))
+        self.trace_of = {w: i // per_trace for i, w in enumerate(words)}
+        n_traces = -(-len(words) // per_trace) if words else 0
+        self.traces = torch.zeros(n_traces, d)
+        if words:
+            pairs = hrr.bind(self.words[words], self.tokens[[lexicon[w] for w in words]])
+            self.traces.index_add_(0, torch.tensor([self.trace_of[w] for w in words]), pairs)
 
     def translate(self, words: Sequence[str]) -> list[tuple[str | None, float]]:
-        """(token, cosine) per word; (None, 0.0) for function words."""
-        known = [w for w in words if w in self.words]
+        """(token, cosine) per word by unbind + cleanup; (None, 0.0) for function words."""
+        known = [w for w in words if w in self.trace_of]
         found = {}
         if known:
-            c = self.tokens.cleanup(hrr.unbind(self.trace, self.words[known]))
-            found = dict(
-                zip(known, zip(c.symbols, c.scores[:, 0].tolist(), strict=True), strict=True)
-            )
+            traces = self.traces[[self.trace_of[w] for w in known]]
+            c = self.tokens.cleanup(hrr.unbind(traces, self.words[known]))
+            hits = zip(c.symbols, c.scores[:, 0].tolist(), strict=True)
+            found = dict(zip(known, hits, strict=True))
         return [found.get(w, (None, 0.0)) for w in words]

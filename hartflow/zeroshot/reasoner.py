@@ -170,6 +170,8 @@ class ZeroShotReasoner:
         if not ok:
             return
         abstracted = [abstract(c, self.lexicon) for c in ok]
+        words = sorted({w for _, fillers in abstracted for w in fillers})
+        read = dict(zip(words, self.lexicon_memory.translate(words), strict=True))  # one batch
         scores, idx = self.memory.search(self._encode([s for s, _ in abstracted]), self.k)
         for c, (skel, fillers), s_row, i_row in zip(
             ok, abstracted, scores.tolist(), idx.tolist(), strict=True
@@ -178,13 +180,14 @@ class ZeroShotReasoner:
                 (" ".join(self.skeletons[i]), s) for s, i in zip(s_row, i_row, strict=True)
             ]
             hit = s_row[0] >= EXACT and self.skeletons[i_row[0]] == skel
-            tokens = instantiate(self.templates[i_row[0]], fillers, self.lexicon) if hit else None
+            lexicon = {w: read[w][0] for w in fillers}  # read back from the HRR traces
+            tokens = instantiate(self.templates[i_row[0]], fillers, lexicon) if hit else None
             self._cache[c] = Answer(
                 c,
                 tokens,
                 s_row[0] if tokens is not None else 0.0,
                 skeletons=neighbours,
-                lexicon={w: self.lexicon[w] for w in fillers},
+                lexicon=lexicon,
                 reason="" if tokens is not None else "skeleton never seen; composing",
             )
         for c in ok:

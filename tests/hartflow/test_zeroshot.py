@@ -103,3 +103,13 @@ def test_user_files(tmp_path):
     (tmp_path / "test.tsv").write_text("lug twice\tL L\nlug twice and wif twice\tL L W W\n")
     result = evaluate(train=tmp_path / "train.tsv", test=tmp_path / "test.tsv", d=256)
     assert result["exact_match"] == 1.0 and result["n"] == 2
+
+
+def test_lexicon_memory_splits_a_large_lexicon_over_traces():
+    from hartflow.zeroshot import LexiconMemory
+
+    lexicon = {f"w{i}": f"T{i}" for i in range(300)}
+    memory = LexiconMemory(lexicon, d=512)
+    assert memory.traces.shape[0] > 1  # one trace would be far over capacity
+    got = memory.translate([*lexicon, "function-word"])
+    assert [t for t, _ in got[:-1]] == list(lexicon.values()) and got[-1] == (None, 0.0)
