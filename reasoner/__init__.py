@@ -1,4 +1,49 @@
-"""Neural reasoners: the sequence refiner (TRM recursion), and TRM/HRM for grid puzzles.
+"""Neural reasoners: shared layers, losses, optimisers and EMA; TRM and HRM for grid puzzles.
 
-Depends on torch only; see DESIGN.md §5–6. The models land with the hybrid and grid issues.
+Depends on torch only; see DESIGN.md §5–6.
 """
+
+from reasoner.ema import EMA
+from reasoner.layers import (
+    Attention,
+    Block,
+    Linear,
+    ReasoningModule,
+    Rotary,
+    SwiGLU,
+    apply_rotary,
+    rms_norm,
+    swiglu_hidden,
+    trunc_normal_init_,
+)
+from reasoner.losses import (
+    act_loss,
+    log_stablemax,
+    softmax_cross_entropy,
+    stablemax_cross_entropy,
+)
+from reasoner.optim import AdamATan2, SignSGD, warmup_constant
+
+__all__ = [
+    # layers
+    "rms_norm",
+    "trunc_normal_init_",
+    "Linear",
+    "Rotary",
+    "apply_rotary",
+    "Attention",
+    "SwiGLU",
+    "swiglu_hidden",
+    "Block",
+    "ReasoningModule",
+    # losses
+    "stablemax_cross_entropy",
+    "softmax_cross_entropy",
+    "log_stablemax",
+    "act_loss",
+    # optimisation
+    "AdamATan2",
+    "SignSGD",
+    "warmup_constant",
+    "EMA",
+]
