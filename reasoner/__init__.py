@@ -3,7 +3,11 @@
 Depends on torch only; see DESIGN.md §5–6.
 """
 
+from reasoner.act import ACTCarry, ACTModel, ACTOutput
 from reasoner.ema import EMA
+from reasoner.embedding import GridEmbedding
+from reasoner.grid_model import GridModelConfig, GridReasoner
+from reasoner.hrm import HRM, HRMConfig
 from reasoner.layers import (
     Attention,
     Block,
@@ -23,8 +27,37 @@ from reasoner.losses import (
     stablemax_cross_entropy,
 )
 from reasoner.optim import AdamATan2, SignSGD, warmup_constant
+from reasoner.presets import (
+    ARCHS,
+    PRESETS,
+    build_model,
+    config_from_dict,
+    config_to_dict,
+    count_parameters,
+    grid_config,
+)
+from reasoner.trm import TRM, TRMConfig
 
 __all__ = [
+    # grid models
+    "TRM",
+    "TRMConfig",
+    "HRM",
+    "HRMConfig",
+    "GridModelConfig",
+    "GridReasoner",
+    "GridEmbedding",
+    "grid_config",
+    "build_model",
+    "count_parameters",
+    "config_to_dict",
+    "config_from_dict",
+    "ARCHS",
+    "PRESETS",
+    # adaptive computation time
+    "ACTModel",
+    "ACTCarry",
+    "ACTOutput",
     # layers
     "rms_norm",
     "trunc_normal_init_",

@@ -250,7 +250,7 @@ class Block(nn.Module):
 
 
 class ReasoningModule(nn.Module):
-    """A stack of blocks with input injection: blocks(h + injection).
+    """A stack of blocks with input injection: blocks(h + injection) (injection None = none).
 
     Shapes:
         h, injection: (B, L, D) -> (B, L, D)
@@ -263,10 +263,11 @@ class ReasoningModule(nn.Module):
     def forward(
         self,
         h: torch.Tensor,
-        injection: torch.Tensor,
+        injection: torch.Tensor | None,
         rotary: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        h = h + injection
+        if injection is not None:
+            h = h + injection
         for block in self.blocks:
             h = block(h, rotary)
         return h

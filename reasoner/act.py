@@ -1,0 +1,132 @@
+"""Adaptive computation time (deep supervision) shared by TRM and HRM.
+
+One call `carry, out = model(carry, batch)` is one supervision step. The carry persists across
+optimiser steps: rows marked `halted` are reset to the initial state and take fresh data from the
+incoming batch; the other rows keep their example and their recurrent state (detached).
+
+Halting (training only; evaluation always runs `max_halt_steps`):
+    halted = steps >= max_halt_steps  |  (q_halt > q_continue  if act_continue  else  q_halt > 0)
+    exploration: with probability p a row draws min_steps ~ U{2..max_halt_steps} (drawn afresh at
+    every step, as in the reference) and may not halt before it.
+With `act_continue`, a second no-grad inner step on the new carry gives the bootstrapped Q target
+    target_q_continue = sigmoid(is_last ? q_halt' : max(q_halt', q_continue')).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+Batch = dict[str, torch.Tensor]
+
+
+@dataclass
+class ACTCarry:
+    """What persists between supervision steps.
+
+    Shapes:
+        state: name -> (B, P + L, D), detached; steps: (B,) long; halted: (B,) bool;
+        data: the batch rows being worked on ("inputs", "labels", "puzzle_identifiers", ...).
+    """
+
+    state: dict[str, torch.Tensor]
+    steps: torch.Tensor
+    halted: torch.Tensor
+    data: Batch
+
+
+@dataclass
+class ACTOutput:
+    """One supervision step's outputs.
+
+    Shapes:
+        logits: (B, L, V) fp32; q_halt_logits, q_continue_logits, target_q_continue: (B,) fp32.
+    """
+
+    logits: torch.Tensor
+    q_halt_logits: torch.Tensor
+    q_continue_logits: torch.Tensor | None = None
+    target_q_continue: torch.Tensor | None = None
+
+
+def forward_dtype(device: torch.device) -> torch.dtype:
+    """The dtype of the recurrent state: autocast's dtype when autocast is on, else fp32."""
+    if torch.is_autocast_enabled(device.type):
+        return torch.get_autocast_dtype(device.type)
+    return torch.float32
+
+
+def _rows(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return mask.view((-1,) + (1,) * (like.dim() - 1))
+
+
+class ACTModel(nn.Module):
+    """Base class: the ACT loop around an inner recurrent step.
+
+    Subclasses set `self.max_halt_steps`, `self.halt_exploration_prob`, `self.act_continue` and
+    implement `initial_state(batch_size, device)`, `reset_state(state, halted)` and
+    `inner(state, batch) -> (state, logits, q_halt_logits, q_continue_logits)`.
+    """
+
+    max_halt_steps: int
+    halt_exploration_prob: float
+    act_continue: bool
+
+    def initial_state(self, batch_size: int, device: torch.device) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def reset_state(
+        self, state: dict[str, torch.Tensor], halted: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def inner(self, state: dict[str, torch.Tensor], batch: Batch):
+        raise NotImplementedError
+
+    def initial_carry(self, batch: Batch) -> ACTCarry:
+        """A carry with every row halted, so the first step takes all rows from its batch."""
+        inputs = batch["inputs"]
+        B, device = inputs.shape[0], inputs.device
+        return ACTCarry(
+            state=self.initial_state(B, device),
+            steps=torch.zeros(B, dtype=torch.long, device=device),
+            halted=torch.ones(B, dtype=torch.bool, device=device),
+            data={k: torch.zeros_like(v) for k, v in batch.items()},
+        )
+
+    def forward(
+        self, carry: ACTCarry, batch: Batch, *, generator: torch.Generator | None = None
+    ) -> tuple[ACTCarry, ACTOutput]:
+        """One supervision step. `generator` drives the exploration draws (training only)."""
+        halted = carry.halted
+        state = self.reset_state(carry.state, halted)
+        steps = torch.where(halted, 0, carry.steps)
+        data = {k: torch.where(_rows(halted, v), batch[k], v) for k, v in carry.data.items()}
+
+        state, logits, q_halt, q_continue = self.inner(state, data)
+
+        target = None
+        with torch.no_grad():
+            steps = steps + 1
+            is_last = steps >= self.max_halt_steps
+            new_halted = is_last
+            if self.training and self.max_halt_steps > 1:
+                stop = q_halt > q_continue if self.act_continue else q_halt > 0
+                new_halted = new_halted | stop
+                new_halted = new_halted & (steps >= self._min_steps(steps, generator))
+                if self.act_continue:
+                    _, _, next_halt, next_continue = self.inner(state, data)
+                    best = torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue))
+                    target = torch.sigmoid(best)
+        carry = ACTCarry(state=state, steps=steps, halted=new_halted, data=data)
+        return carry, ACTOutput(logits, q_halt, q_continue, target)
+
+    def _min_steps(self, steps: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """0, or with probability halt_exploration_prob a draw from U{2..max_halt_steps}."""
+        B = steps.shape[0]
+        device = generator.device if generator is not None else steps.device
+        explore = torch.rand(B, generator=generator, device=device) < self.halt_exploration_prob
+        draw = torch.randint(2, self.max_halt_steps + 1, (B,), generator=generator, device=device)
+        return torch.where(explore, draw, 0).to(steps.device)
