@@ -112,7 +112,8 @@ def act_loss(
         q_continue = target is not None
     if q_continue and target is None:
         raise ValueError(
-            "q_continue=True needs target_q_continue; build the model with act_continue=True"
+            "q_continue=True needs target_q_continue, which the model computes only in training "
+            "with act_continue=True; build it so, or pass q_continue=None (add when present)"
         )
     labels = carry.data["labels"]
     logits = out.logits
