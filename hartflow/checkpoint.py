@@ -5,6 +5,7 @@
     <dir>/optimizer.safetensors  every optimizer's tensors, keys "<name>/<n>"
     <dir>/optimizer.json         the rest of the optimizer state dicts (tensors by reference)
     <dir>/ema.safetensors        the EMA weights, when an EMA is given
+    <dir>/extra.safetensors      any other tensors the caller passes (e.g. a recurrent carry)
     <dir>/state.json             step, epoch, RNG states, the caller's `state`, sha256 of every file
 
 The folder is written under a temporary name next to `<dir>` and renamed into place, so a crash
@@ -42,8 +43,6 @@ __all__ = [
     "rng_state",
     "set_rng_state",
 ]
-
-FILES = ("model.safetensors", "optimizer.safetensors", "optimizer.json", "ema.safetensors")
 
 
 # ----------------------------------------------------------------------------- RNG states
@@ -147,6 +146,7 @@ def save_checkpoint(
     state: dict[str, Any],
     optimizers: dict[str, torch.optim.Optimizer] | None = None,
     ema: Any = None,
+    tensors: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write a checkpoint folder atomically (temp folder next to `directory`, then rename).
 
@@ -157,6 +157,8 @@ def save_checkpoint(
         state: JSON-safe extras for state.json (step, epoch, generator states, ...).
         optimizers: named optimizers whose state dicts are stored (tensors + JSON).
         ema: an object with `state_dict()` of plain tensors (reasoner.ema.EMA).
+        tensors: other named tensors to keep (extra.safetensors); `load_checkpoint` returns
+            them as state["tensors"].
 
     Returns:
         The checkpoint folder.
@@ -176,14 +178,17 @@ def save_checkpoint(
         digests: dict[str, str] = {}
         _write(tmp, "model.safetensors", st_save(_tensors(model.state_dict())), digests)
         if optimizers:
-            tensors: dict[str, torch.Tensor] = {}
+            opt_tensors: dict[str, torch.Tensor] = {}
             meta = {
-                name: _flatten(opt.state_dict(), tensors, name) for name, opt in optimizers.items()
+                name: _flatten(opt.state_dict(), opt_tensors, name)
+                for name, opt in optimizers.items()
             }
-            _write(tmp, "optimizer.safetensors", st_save(tensors), digests)
+            _write(tmp, "optimizer.safetensors", st_save(opt_tensors), digests)
             _write(tmp, "optimizer.json", json.dumps(meta).encode(), digests)
         if ema is not None:
             _write(tmp, "ema.safetensors", st_save(_tensors(ema.state_dict())), digests)
+        if tensors:
+            _write(tmp, "extra.safetensors", st_save(_tensors(tensors)), digests)
         try:
             _write(tmp, "config.json", json.dumps(config, indent=2).encode(), digests)
             full = {**state, "rng": rng_state(), "files": digests}
@@ -271,7 +276,8 @@ def load_checkpoint(
     """Load a checkpoint into `model` (and optimizers, EMA, global RNG states).
 
     Returns:
-        The saved state (step, epoch, the caller's extras), without the "rng" and "files" keys.
+        The saved state (step, epoch, the caller's extras), without the "rng" and "files" keys;
+        with "tensors" when the checkpoint has extra tensors.
 
     Raises:
         HartFlowError: the folder or a file is missing, corrupt, or does not fit the model.
@@ -306,6 +312,8 @@ def load_checkpoint(
                 ) from None
     if ema is not None:
         ema.load_state_dict(_read_tensors(folder, "ema.safetensors", digests))
+    if "extra.safetensors" in digests:
+        state["tensors"] = _read_tensors(folder, "extra.safetensors", digests)
     if restore_rng and rng is not None:
         set_rng_state(rng)
     return state

@@ -111,6 +111,19 @@ class TestRoundTrip:
         for k, v in ema.shadow.items():
             assert torch.equal(ema2.shadow[k], v)
 
+    def test_extra_tensors(self, tmp_path):
+        model, opt = make()
+        train(model, opt, 1, torch.Generator().manual_seed(0))
+        extra = {"carry.y": torch.randn(2, 3), "halted": torch.tensor([True, False])}
+        save_checkpoint(tmp_path / "c", model=model, config={}, state={"step": 1},
+                        optimizers={"d": opt}, tensors=extra)  # fmt: skip
+        state = load_checkpoint(tmp_path / "c", model=model, optimizers={"d": opt})
+        assert state["tensors"].keys() == extra.keys()
+        for k, v in extra.items():
+            assert torch.equal(state["tensors"][k], v)
+        save_checkpoint(tmp_path / "d", model=model, config={}, state={"step": 1})
+        assert "tensors" not in load_checkpoint(tmp_path / "d", model=model)
+
     def test_tied_weights_save(self, tmp_path):
         model = torch.nn.Linear(3, 3, bias=False)
         holder = torch.nn.ModuleDict({"a": model, "b": model})  # shared storage
