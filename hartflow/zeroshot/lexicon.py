@@ -1,16 +1,21 @@
 """Lexicon induction: which input words translate to one output token, from co-occurrence alone.
 
-A word `w` is lexical with translation `t` when, across the training pairs, every example whose
-input contains `w` has `t` in its output and every example whose output contains `t` has `w` in
-its input (perfect cross-situational agreement). Words with no such token are function words.
-Nothing here knows any data set: a renamed copy of the data induces the renamed lexicon.
+For a word `w`, the tokens it *implies* are those present in every output whose input has `w`.
+For a token `t`, its *producers* are the words that imply it. `w → t` is a lexicon entry when
+the producers of `t` jointly explain it (every output containing `t` has a producer in its
+input) and `w` is a necessary producer (some example contains `t` with `w` as its only
+producer). Several forms may share a token (a verb's past tense and participle both give its
+lemma); a word that only ever appears beside another producer (a modifier seen with one
+direction only) explains nothing. Among a word's candidate tokens the most exclusive one wins:
+fewest producers, then rarest, then first in the word's first output. Words with no entry are
+function words. Nothing here knows any data set: a renamed copy induces the renamed lexicon.
 
 The lexicon is also stored as an HRR associative memory `Σ w ⊛ t`, read by unbind + cleanup.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 import torch
@@ -21,21 +26,45 @@ Pair = tuple[tuple[str, ...], tuple[str, ...]]  # (input tokens, output tokens)
 
 
 def induce_lexicon(pairs: Sequence[Pair]) -> dict[str, str]:
-    """{word: token} for words whose examples and the token's examples coincide exactly."""
-    with_word: Counter = Counter()
+    """{word: token}: each word's most exclusive token among those it necessarily produces.
+
+    >>> induce_lexicon([(("dax",), ("D",)), (("dax", "twice"), ("D", "D")),
+    ...                 (("wif", "twice"), ("W", "W")), (("wifs",), ("W",))])
+    {'dax': 'D', 'wif': 'W', 'wifs': 'W'}
+    """
     with_token: Counter = Counter()
-    together: Counter = Counter()
+    implied: dict[str, set[str]] = {}
+    first: dict[str, tuple[str, ...]] = {}
     for inp, out in pairs:
-        words, tokens = set(inp), set(out)
-        with_word.update(words)
+        tokens = set(out)
         with_token.update(tokens)
-        together.update((w, t) for w in words for t in tokens)
+        for w in dict.fromkeys(inp):
+            if w in implied:
+                implied[w] &= tokens
+            else:
+                implied[w], first[w] = set(tokens), out
+    producers: dict[str, set[str]] = defaultdict(set)
+    for w, ts in implied.items():
+        for t in ts:
+            producers[t].add(w)
+    explained: Counter = Counter()
+    necessary: set[tuple[str, str]] = set()
+    for inp, out in pairs:
+        words = set(inp)
+        for t in set(out):
+            present = producers[t] & words if t in producers else ()
+            if present:
+                explained[t] += 1
+                if len(present) == 1:
+                    necessary.add((next(iter(present)), t))
     lexicon = {}
-    for (w, t), n in together.items():
-        if n == with_word[w] == with_token[t]:
-            lexicon[w] = t
-    taken = Counter(lexicon.values())  # a token explained by two words explains neither
-    return {w: t for w, t in lexicon.items() if taken[t] == 1}
+    for w in dict.fromkeys(w for inp, _ in pairs for w in inp):
+        ok = [t for t in implied[w] if explained[t] == with_token[t] and (w, t) in necessary]
+        if ok:
+            lexicon[w] = min(
+                ok, key=lambda t: (len(producers[t]), with_token[t], first[w].index(t))
+            )
+    return lexicon
 
 
 class LexiconMemory:

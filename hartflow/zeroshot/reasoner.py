@@ -21,6 +21,8 @@ import torch
 
 import hrr
 from hartflow.errors import HartFlowError
+from hartflow.zeroshot.choice import Alternations, TemplateChoice
+from hartflow.zeroshot.classes import induce_classes, substitutable
 from hartflow.zeroshot.lexicon import LexiconMemory, induce_lexicon
 from hartflow.zeroshot.rules import Rule, induce_rules
 from memory import Memory
@@ -42,24 +44,45 @@ class Answer:
     reason: str = ""
 
 
-def abstract(command: Sequence[str], lexicon: dict[str, str]) -> tuple[Tokens, list[str]]:
-    """(skeleton, fillers): lexical words become slots `<i>` in order of first appearance."""
+def abstract(
+    command: Sequence[str], lexicon: dict[str, str], classes: dict[str, int] | None = None
+) -> tuple[Tokens, list[str]]:
+    """(skeleton, fillers): each lexical word becomes a slot typed by its class (`<c0>`, …;
+    `<c>` without classes); fillers are the lexical words in order, one per slot."""
     fillers: list[str] = []
     skeleton = []
     for w in command:
         if w in lexicon:
-            if w not in fillers:
-                fillers.append(w)
-            skeleton.append(f"<{fillers.index(w)}>")
+            fillers.append(w)
+            skeleton.append(f"<c{classes[w]}>" if classes else "<c>")
         else:
             skeleton.append(w)
     return tuple(skeleton), fillers
 
 
 def template(output: Sequence[str], fillers: list[str], lexicon: dict[str, str]) -> Tokens:
-    """The output with each filler's translation replaced by its slot."""
-    slot_of = {lexicon[w]: f"<{i}>" for i, w in enumerate(fillers)}
+    """The output with each filler's translation replaced by its slot `<k>` (the first slot
+    with that translation when several share it)."""
+    slot_of: dict[str, str] = {}
+    for k, w in enumerate(fillers):
+        slot_of.setdefault(lexicon[w], f"<{k}>")
     return tuple(slot_of.get(t, t) for t in output)
+
+
+def ambiguous(fillers: list[str], lexicon: dict[str, str]) -> bool:
+    """Whether two slots share a translation (the template cannot tell which one a token is)."""
+    return len({lexicon[w] for w in fillers}) < len(fillers)
+
+
+def sharing(fillers: list[str], lexicon: dict[str, str]) -> Tokens:
+    """Which slots share a translation: per slot, the first slot with the same translation."""
+    first: dict[str, int] = {}
+    return tuple(str(first.setdefault(lexicon[w], k)) for k, w in enumerate(fillers))
+
+
+def slot_positions(skeleton: Tokens, function_words: set[str]) -> list[int]:
+    """Where each slot of a skeleton is (its index in the skeleton)."""
+    return [p for p, t in enumerate(skeleton) if t not in function_words]
 
 
 def instantiate(tmpl: Tokens, fillers: list[str], lexicon: dict[str, str]) -> Tokens | None:
@@ -93,19 +116,44 @@ class ZeroShotReasoner:
         data = [(tuple(i), tuple(o)) for i, o in pairs]
         if not data:
             raise HartFlowError("the training set is empty; the reasoner needs examples to read")
-        self.lexicon = induce_lexicon(data)
+        self.induced = induce_lexicon(data)  # every lexical word, substitutable or not
+        self.classes = induce_classes(data, self.induced)
+        self.lexicon = substitutable(self.induced, self.classes)  # the words that become slots
         self.lexicon_memory = LexiconMemory(self.lexicon, d=self.d, seed=self.seed)
         self.known_words = {w for i, _ in data for w in i}
         self.function_words = self.known_words - set(self.lexicon)
         self.train = dict(data)
 
-        by_skeleton: dict[Tokens, Counter] = defaultdict(Counter)
+        seen: dict[Tokens, list[tuple[Tokens, list[str]]]] = defaultdict(list)
+        unclear: dict[tuple[Tokens, Tokens], Counter] = defaultdict(Counter)
         for inp, out in data:
-            skel, fillers = abstract(inp, self.lexicon)
-            by_skeleton[skel][template(out, fillers, self.lexicon)] += 1
-        stored = {skel: counts.most_common(1)[0][0] for skel, counts in by_skeleton.items()}
+            skel, fillers = abstract(inp, self.lexicon, self.classes)
+            if ambiguous(fillers, self.lexicon):
+                unclear[skel, sharing(fillers, self.lexicon)][
+                    template(out, fillers, self.lexicon)
+                ] += 1
+            else:
+                seen[skel].append((template(out, fillers, self.lexicon), fillers))
+        # a template read from a pair whose slots share a translation is only sure for commands
+        # whose slots share translations the same way
+        self.unclear = {key: c.most_common(1)[0][0] for key, c in unclear.items()}
+        self.choices = {
+            skel: TemplateChoice(i, pairs) for i, (skel, pairs) in enumerate(seen.items())
+        }
+        self.alternations = Alternations()
+        for skel, choice in self.choices.items():
+            self.alternations.learn(skel, slot_positions(skel, self.function_words), choice)
+        self.usages: dict[str, set] = defaultdict(set)
+        self.users: dict[tuple, set] = defaultdict(set)
+        for choice in self.choices.values():
+            for w, usage in choice.usages():
+                self.usages[w].add(usage)
+                self.users[usage].add(w)
+        stored = {skel: choice.templates[0] for skel, choice in self.choices.items()}
         self.rules = induce_rules(data, self.function_words)
         stored.update(self._derive(stored))
+        for skel, _ in self.unclear:
+            stored.setdefault(skel, ())
         self.skeletons = list(stored)
         self.templates = list(stored.values())
 
@@ -169,7 +217,7 @@ class ZeroShotReasoner:
                 self._cache[c] = Answer(c, None, 0.0, reason=reason)
         if not ok:
             return
-        abstracted = [abstract(c, self.lexicon) for c in ok]
+        abstracted = [abstract(c, self.lexicon, self.classes) for c in ok]
         words = sorted({w for _, fillers in abstracted for w in fillers})
         read = dict(zip(words, self.lexicon_memory.translate(words), strict=True))  # one batch
         scores, idx = self.memory.search(self._encode([s for s, _ in abstracted]), self.k)
@@ -181,18 +229,37 @@ class ZeroShotReasoner:
             ]
             hit = s_row[0] >= EXACT and self.skeletons[i_row[0]] == skel
             lexicon = {w: read[w][0] for w in fillers}  # read back from the HRR traces
-            tokens = instantiate(self.templates[i_row[0]], fillers, lexicon) if hit else None
+            tokens, why = None, ""
+            if hit:
+                tmpl, why = self._template(skel, fillers, i_row[0])
+                tokens = None if tmpl is None else instantiate(tmpl, fillers, lexicon)
             self._cache[c] = Answer(
                 c,
                 tokens,
                 s_row[0] if tokens is not None else 0.0,
                 skeletons=neighbours,
                 lexicon=lexicon,
+                rules=[f"template choice: {why}"] if why else [],
                 reason="" if tokens is not None else "skeleton never seen; composing",
             )
         for c in ok:
             if self._cache[c].tokens is None:
                 self._cache[c] = self._compose(c, self._cache[c])
+
+    def _template(self, skel: Tokens, fillers: list[str], i: int) -> tuple[Tokens | None, str]:
+        """The stored template for a command's skeleton and fillers, and why it was chosen."""
+        choice = self.choices.get(skel)
+        if choice is not None:
+            tmpl, why = choice.choose(fillers, self.usages, self.users)
+            slot_at = slot_positions(skel, self.function_words)
+            tmpl, changed = self.alternations.apply(tmpl, skel, slot_at, fillers)
+            return tmpl, "; ".join(x for x in (why, *changed) if x)
+        key = (skel, sharing(fillers, self.lexicon))
+        if key in self.unclear:
+            return self.unclear[key], "slots share translations as in training"
+        if self.templates[i]:
+            return self.templates[i], "derived by inverting a repeat rule"
+        return None, ""
 
     def _compose(self, command: Tokens, found: Answer) -> Answer:
         """Split at a function word with an induced rule and answer the parts recursively."""

@@ -35,6 +35,15 @@ class TestLexicon:
         pairs = [(("dax",), ("D",)), (("dax", "twice"), ("D", "D")), (("wif", "twice"), ("W", "W"))]
         assert induce_lexicon(pairs) == {"dax": "D", "wif": "W"}
 
+    def test_two_forms_share_a_token_but_a_tag_along_word_explains_nothing(self):
+        pairs = [
+            (("dax",), ("D",)),
+            (("dax", "fep"), ("D",)),  # "fep" is only ever seen beside "dax"
+            (("daxed",), ("D", "D")),
+            (("wif",), ("W",)),
+        ]
+        assert induce_lexicon(pairs) == {"dax": "D", "daxed": "D", "wif": "W"}
+
     def test_induced_from_scan_training_pairs(self, jump):
         lexicon = induce_lexicon(jump[0])
         assert len(lexicon) == 6  # four primitives and two directions
@@ -54,11 +63,12 @@ class TestRules:
 
 
 class TestReasoner:
-    def test_abstraction_shares_skeletons(self):
-        lexicon = {"dax": "D", "wif": "W"}
-        assert abstract(["dax", "and", "wif", "dax"], lexicon) == (
-            ("<0>", "and", "<1>", "<0>"),
-            ["dax", "wif"],
+    def test_abstraction_types_slots_by_class(self):
+        lexicon = {"dax": "D", "wif": "W", "lug": "L"}
+        classes = {"dax": 0, "wif": 0, "lug": 1}
+        assert abstract(["dax", "and", "lug", "wif"], lexicon, classes) == (
+            ("<c0>", "and", "<c1>", "<c0>"),
+            ["dax", "lug", "wif"],
         )
 
     def test_answers_carry_evidence(self, jump):
@@ -66,7 +76,7 @@ class TestReasoner:
         a = reasoner.answer(["jump", "around", "left", "twice"])
         assert " ".join(a.tokens) == " ".join(["I_TURN_LEFT I_JUMP"] * 8)
         assert a.score > 0.999 and a.lexicon["jump"] == "I_JUMP"
-        assert a.skeletons[0][0] == "<0> around <1> twice"
+        assert a.skeletons[0][0] == "<c0> around <c0> twice"
 
     def test_unknown_words_are_unanswerable_not_a_crash(self, jump):
         a = ZeroShotReasoner(d=256).fit(jump[0]).answer(["jmup", "twice"])
