@@ -1,0 +1,94 @@
+"""`TrainConfig`: everything a hybrid / TRM-only training run needs, with defaults."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from reasoner.refiner import RefinerConfig
+
+MODES = ("hybrid", "trm")
+OPTIMIZERS = ("adamw", "adam_atan2")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run of the refiner (hybrid: with memory hypotheses; trm: without)."""
+
+    task: str | None = "scan"
+    split: str | None = "simple"
+    data_dir: str | None = None
+    train_file: str | None = None
+    test_file: str | None = None
+    mode: str = "hybrid"
+    # memory
+    k: int = 3  # hypotheses per command (top-k of the memory)
+    folds: int = 5  # cross-fitting folds for the training hypotheses
+    hrr_d: int = 1024  # the zero-shot reasoner's HRR dimension
+    feature_dim: int = 64  # HRR encoding of the command fed to the refiner's prefix (0 = none)
+    # refiner
+    dim: int = 64
+    n_heads: int = 4
+    expansion: float = 2.0  # SwiGLU width = expansion · dim · 2/3, rounded up to 256
+    mixer: str = "attention"
+    n_cycles: int = 2  # T
+    n_latent_steps: int = 2  # n
+    max_halt_steps: int = 2  # N_sup
+    # optimisation
+    batch_size: int = 32  # global (split across data-parallel ranks)
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    warmup_steps: int = 50
+    optimizer: str = "adamw"
+    loss: str = "softmax"
+    ema_decay: float = 0.99
+    corruption: float = 0.3  # probability of a random edit of a training hypothesis
+    max_steps: int = 600  # optimizer steps (one per supervision step)
+    minutes: float | None = None  # wall-clock budget (whichever comes first)
+    max_train: int | None = None  # use a seeded subset of the training pairs (tests, smoke)
+    ckpt_every: int = 200
+    log_every: int = 10
+    seed: int = 0
+    cache_dir: str | None = None  # where hypotheses are cached (default: the run folder)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        for name in ("k", "batch_size", "max_steps", "ckpt_every", "log_every", "dim"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.folds < 2:
+            raise ValueError(f"folds must be >= 2, got {self.folds} (5 is usual)")
+        if not 0.0 <= self.corruption <= 1.0:
+            raise ValueError(f"corruption must lie in [0, 1], got {self.corruption}")
+        if self.minutes is not None and self.minutes <= 0:
+            raise ValueError(f"minutes must be > 0, got {self.minutes}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr} (1e-3 suits the small refiner)")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in obj.items() if k in names})
+
+    def refiner(self, *, vocab_in: int, vocab_out: int, max_len: int) -> RefinerConfig:
+        from hartflow.hybrid.batching import N_SCALARS
+
+        return RefinerConfig(
+            vocab_in=vocab_in,
+            vocab_out=vocab_out,
+            feature_dim=self.feature_dim + N_SCALARS,
+            dim=self.dim,
+            n_heads=self.n_heads,
+            expansion=self.expansion,
+            mixer=self.mixer,
+            seq_len=max_len if self.mixer == "mlp" else None,
+            max_len=max_len,
+            n_cycles=self.n_cycles,
+            n_latent_steps=self.n_latent_steps,
+            max_halt_steps=self.max_halt_steps,
+        )

@@ -1,0 +1,102 @@
+"""A run's data: the split's pairs, the vocabulary, and the memory hypotheses (cached on disk).
+
+Training hypotheses are cross-fitted (`hypotheses.cross_fit`); test hypotheses come from the
+reasoner built on the whole training set. Both are cached as JSON keyed by a fingerprint of the
+data and the memory's settings, so ablations over the refiner reuse them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hartflow import zeroshot
+from hartflow.atomic import write_json
+from hartflow.data import load_examples, tokens
+from hartflow.errors import HartFlowError
+from hartflow.hybrid.config import TrainConfig
+from hartflow.hybrid.hypotheses import Hypothesis, build_reasoner, cross_fit, hypotheses_for
+from hartflow.hybrid.vocab import Vocab
+
+log = logging.getLogger(__name__)
+Tokens = tuple[str, ...]
+K_CACHE = 5  # hypotheses kept in the cache (k ablations truncate)
+
+
+@dataclass
+class RunData:
+    train: list[tuple[Tokens, Tokens]]
+    test: list[tuple[Tokens, Tokens]]
+    test_categories: list[str]
+    train_hyps: list[list[Hypothesis]] | None
+    test_hyps: list[list[Hypothesis]] | None
+
+
+def load_pairs(cfg: TrainConfig) -> tuple[list, list, list[str]]:
+    """(train pairs, test pairs, test categories) of the run's task/split or files."""
+    if cfg.train_file is None and cfg.task is None:
+        raise HartFlowError("give --task and --split, or --train FILE --test FILE")
+    parts = load_examples(
+        None if cfg.train_file else cfg.task,
+        None if cfg.train_file else cfg.split,
+        data_dir=cfg.data_dir,
+        train=cfg.train_file,
+        test=cfg.test_file,
+    )
+    train = [(tuple(tokens(e.input)), tuple(tokens(e.output))) for e in parts["train"]]
+    test = [(tuple(tokens(e.input)), tuple(tokens(e.output))) for e in parts["test"]]
+    if cfg.max_train is not None and cfg.max_train < len(train):
+        rng = random.Random(cfg.seed)
+        train = sorted(rng.sample(train, cfg.max_train))
+    if not train or not test:
+        raise HartFlowError("the training or test set is empty; check the files")
+    return train, test, [e.category for e in parts["test"]]
+
+
+def _fingerprint(cfg: TrainConfig, train: list, test: list) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([cfg.folds, cfg.hrr_d, cfg.seed, K_CACHE]).encode())
+    for source in sorted(Path(zeroshot.__file__).parent.glob("*.py")):  # the reasoner's version
+        h.update(source.read_bytes())
+    for part in (train, test):
+        for i, o in part:
+            h.update((" ".join(i) + "\t" + " ".join(o) + "\n").encode())
+    return h.hexdigest()[:16]
+
+
+def prepare(
+    cfg: TrainConfig,
+    *,
+    out: Path,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> RunData:
+    """Load the pairs and, in hybrid mode, the hypotheses (from the cache or computed)."""
+    train, test, cats = load_pairs(cfg)
+    if cfg.mode == "trm":
+        return RunData(train, test, cats, None, None)
+    cache = Path(cfg.cache_dir) if cfg.cache_dir else out
+    path = cache / f"hypotheses-{_fingerprint(cfg, train, test)}.json"
+    if path.is_file():
+        obj = json.loads(path.read_text())
+        to_h = lambda rows: [[Hypothesis.from_json(h) for h in r] for r in rows]  # noqa: E731
+        return RunData(train, test, cats, to_h(obj["train"]), to_h(obj["test"]))
+    log.info("computing hypotheses (%d folds) for %d training pairs", cfg.folds, len(train))
+    train_hyps = cross_fit(
+        train, folds=cfg.folds, k=K_CACHE, d=cfg.hrr_d, seed=cfg.seed,
+        progress=(lambda d, t: progress("cross-fitting", d, t)) if progress else None,
+    )  # fmt: skip
+    reasoner = build_reasoner(train, d=cfg.hrr_d, k=K_CACHE, seed=cfg.seed)
+    test_hyps = hypotheses_for(reasoner, [c for c, _ in test], k=K_CACHE)
+    write_json(
+        path,
+        {
+            "train": [[h.to_json() for h in r] for r in train_hyps],
+            "test": [[h.to_json() for h in r] for r in test_hyps],
+        },
+    )
+    return RunData(train, test, cats, train_hyps, test_hyps)

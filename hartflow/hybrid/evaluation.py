@@ -1,0 +1,202 @@
+"""Evaluate a trained refiner (hybrid or TRM-only) and trace one command through its recursion."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hartflow.checkpoint import latest_checkpoint, load_checkpoint, read_config
+from hartflow.errors import HartFlowError
+from hartflow.hybrid.batching import collate, make_items
+from hartflow.hybrid.config import TrainConfig
+from hartflow.hybrid.data import K_CACHE, prepare
+from hartflow.hybrid.hypotheses import build_reasoner, hypotheses_for
+from hartflow.hybrid.training import build_model
+from hartflow.hybrid.vocab import Vocab
+from reasoner.ema import EMA
+from reasoner.refiner import Refiner, RefinerConfig
+
+
+def _checkpoint_folder(path: str | Path) -> Path:
+    path = Path(path)
+    if (path / "state.json").is_file():
+        return path
+    found = latest_checkpoint(path)
+    if found is None:
+        raise HartFlowError(
+            f"no checkpoint in {path}; train one with hartflow train ... --out {path}"
+        )
+    return found
+
+
+def load_refiner(checkpoint: str | Path) -> tuple[Refiner, TrainConfig, Vocab, dict]:
+    """The refiner with its EMA weights loaded, its training config, vocabulary and config.json."""
+    folder = _checkpoint_folder(checkpoint)
+    config = read_config(folder)
+    if config.get("kind") != "hybrid-refiner":
+        raise HartFlowError(f"{folder} is not a refiner checkpoint (written by hartflow train)")
+    cfg = TrainConfig.from_json(config["train"])
+    model_cfg = RefinerConfig(**config["refiner"])
+    model = build_model(model_cfg, cfg.seed)
+    ema = EMA(model)
+    load_checkpoint(folder, model=model, ema=ema, restore_rng=False)
+    model.load_state_dict({**model.state_dict(), **ema.state_dict()})
+    model.eval()
+    return model, cfg, Vocab.from_json(config["vocab"]), config
+
+
+@torch.no_grad()
+def refine(
+    model: Refiner, batch: dict[str, torch.Tensor], *, trace: bool = False
+) -> tuple[torch.Tensor, list[dict[str, Any]]]:
+    """Run every supervision step (eval ignores halting); the last step's argmax answers.
+
+    Returns:
+        (predicted ids (B, La), trace rows: supervision step, cycle, ids, halting probability).
+    """
+    x = model.embed_inputs(batch)
+    state, rows = None, []
+    for s in range(model.cfg.max_halt_steps):
+        state, out = model(batch, state, x=x, trace=trace)
+        for c, (ids, p_halt) in enumerate(out.trace):
+            rows.append({"step": s + 1, "cycle": c + 1, "ids": ids, "halt": p_halt})
+    return out.logits.argmax(-1), rows
+
+
+def evaluate_refiner(
+    checkpoint: str | Path,
+    task: str | None = None,
+    split: str | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    train: str | Path | None = None,
+    test: str | Path | None = None,
+    mode: str | None = None,
+    batch_size: int = 128,
+    progress: Callable[[int, int], None] | None = None,
+    threads: int | None = 1,
+) -> dict[str, Any]:
+    """Exact match of a trained refiner on a split's test set (the trained one by default).
+
+    The result has the fields of `hartflow.evaluation.evaluate` plus `hypothesis_exact_match`
+    (the memory's top hypothesis alone, i.e. HRR-only, in hybrid mode), `fixed` (wrong
+    hypothesis made right) and `broken` (right hypothesis made wrong).
+    """
+    start = time.perf_counter()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    model, cfg, vocab, config = load_refiner(checkpoint)
+    if mode is not None and mode != cfg.mode:
+        raise HartFlowError(
+            f"{checkpoint} was trained in mode {cfg.mode!r}; evaluate it with --mode {cfg.mode}"
+        )
+    overrides: dict[str, Any] = {}
+    if task is not None or train is not None:
+        overrides = {"task": task, "split": split, "data_dir": None if data_dir is None
+                     else str(data_dir), "train_file": None if train is None else str(train),
+                     "test_file": None if test is None else str(test)}  # fmt: skip
+    run_cfg = TrainConfig.from_json({**cfg.to_json(), **overrides})
+    out_dir = _checkpoint_folder(checkpoint).parent.parent
+    data = prepare(run_cfg, out=out_dir)
+    commands = [c for c, _ in data.test]
+    items = make_items(
+        vocab, commands, None, data.test_hyps, k=cfg.k, hrr_dim=cfg.feature_dim, seed=cfg.seed
+    )
+    order = sorted(range(len(items)), key=lambda i: (len(items[i].command), _hyp_len(items[i])))
+    preds: dict[int, tuple[str, ...]] = {}
+    for lo in range(0, len(order), batch_size):
+        idx = order[lo : lo + batch_size]
+        batch = collate(
+            [items[i] for i in idx], k=cfg.k, no_hypothesis_slots=config["no_hypothesis_slots"],
+            fixed_len=model.cfg.seq_len,
+        )  # fmt: skip
+        ids, _ = refine(model, batch)
+        for i, row in zip(idx, ids, strict=True):
+            preds[i] = vocab.decode_answer(row)
+        if progress:
+            progress(min(lo + batch_size, len(order)), len(order))
+    correct, hyp_correct, fixed, broken = 0, 0, 0, 0
+    per_cat, total_cat = Counter(), Counter()
+    for i, (_, answer) in enumerate(data.test):
+        hit = preds[i] == answer
+        hyp_hit = (
+            bool(data.test_hyps and data.test_hyps[i]) and data.test_hyps[i][0].tokens == answer
+        )
+        correct += hit
+        hyp_correct += hyp_hit
+        fixed += hit and not hyp_hit
+        broken += hyp_hit and not hit
+        cat = data.test_categories[i]
+        if cat:
+            total_cat[cat] += 1
+            per_cat[cat] += hit
+    n = len(data.test)
+    result: dict[str, Any] = {
+        "task": run_cfg.task if run_cfg.train_file is None else "files",
+        "split": run_cfg.split if run_cfg.train_file is None else f"{train} -> {test}",
+        "mode": cfg.mode,
+        "n": n,
+        "exact_match": correct / n,
+        "seconds": time.perf_counter() - start,
+        "answered": n,
+        "unanswerable": 0,
+        "checkpoint": str(_checkpoint_folder(checkpoint)),
+        "parameters": config.get("parameters"),
+        "k": cfg.k,
+        "n_cycles": model.cfg.n_cycles,
+        "n_latent_steps": model.cfg.n_latent_steps,
+        "max_halt_steps": model.cfg.max_halt_steps,
+    }
+    if cfg.mode == "hybrid":
+        result.update(hypothesis_exact_match=hyp_correct / n, fixed=fixed, broken=broken)
+    if total_cat:
+        result["per_category"] = {c: per_cat[c] / m for c, m in sorted(total_cat.items())}
+    return result
+
+
+def _hyp_len(item) -> int:
+    return max((len(h) for h, _ in item.hypotheses), default=0)
+
+
+def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
+    """One command through the refiner: its hypotheses, then y decoded after every outer cycle
+    of every supervision step, with the halting probability."""
+    model, cfg, vocab, config = load_refiner(checkpoint)
+    words = tuple(command.split())
+    if not words:
+        raise HartFlowError("the command is empty; pass some words")
+    unknown = [w for w in words if w not in vocab.known_words()]
+    if unknown:
+        raise HartFlowError(f"unknown words for this checkpoint: {', '.join(unknown)}")
+    hyps = None
+    if cfg.mode == "hybrid":
+        data = prepare(TrainConfig.from_json({**cfg.to_json(), "mode": "trm"}), out=Path("."))
+        reasoner = build_reasoner(data.train, d=cfg.hrr_d, k=K_CACHE, seed=cfg.seed)
+        hyps = hypotheses_for(reasoner, [words], k=cfg.k)
+    items = make_items(vocab, [words], None, hyps, k=cfg.k, hrr_dim=cfg.feature_dim, seed=cfg.seed)
+    batch = collate(items, k=cfg.k, no_hypothesis_slots=config["no_hypothesis_slots"],
+                    fixed_len=model.cfg.seq_len)  # fmt: skip
+    ids, rows = refine(model, batch, trace=True)
+    return {
+        "command": command,
+        "mode": cfg.mode,
+        "hypotheses": [
+            {"answer": " ".join(h.tokens), "score": h.score, "source": h.source}
+            for h in (hyps[0] if hyps else [])
+        ],
+        "trace": [
+            {
+                "step": r["step"],
+                "cycle": r["cycle"],
+                "answer": " ".join(vocab.decode_answer(r["ids"][0])),
+                "halt_probability": float(r["halt"][0]),
+            }
+            for r in rows
+        ],
+        "answer": " ".join(vocab.decode_answer(ids[0])),
+    }
