@@ -116,7 +116,7 @@ def _reduce_sparse(grad: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     dist.all_gather(all_val, pad_val)
     idx = torch.cat([a[:, : int(c.item())] for a, c in zip(all_idx, counts, strict=True)], dim=1)
     val = torch.cat([a[: int(c.item())] for a, c in zip(all_val, counts, strict=True)])
-    return torch.sparse_coo_tensor(idx, val, grad.shape).coalesce()
+    return torch.sparse_coo_tensor(idx, val, grad.shape, check_invariants=True).coalesce()
 
 
 def all_reduce_gradients(
@@ -142,7 +142,9 @@ def all_reduce_gradients(
         if n_sparse > 0:  # any rank sparse: gather rows (an empty sparse grad where missing)
             if p.grad is None:
                 empty = torch.zeros((1, 0), dtype=torch.long, device=p.device)  # row-sparse
-                p.grad = torch.sparse_coo_tensor(empty, p.new_zeros((0, *p.shape[1:])), p.shape)
+                p.grad = torch.sparse_coo_tensor(
+                    empty, p.new_zeros((0, *p.shape[1:])), p.shape, check_invariants=True
+                )
             grad = p.grad if p.grad.is_sparse else p.grad.to_sparse(1)
             p.grad = _reduce_sparse(grad, ctx)
             continue
