@@ -196,14 +196,7 @@ class SwiGLU(nn.Module):
         Shapes:
             x: (B, dim, C) -> (B, dim, C)  (dim is the mixed axis, e.g. the sequence)
         """
-        w1, w2 = self.gate_up.weight, self.down.weight
-        if torch.is_autocast_enabled(x.device.type):
-            dtype = torch.get_autocast_dtype(x.device.type)
-            w1, w2, x = w1.to(dtype), w2.to(dtype), x.to(dtype)
-        else:
-            w1, w2 = w1.to(x.dtype), w2.to(x.dtype)
-        gate, up = torch.matmul(w1, x).chunk(2, dim=-2)  # (B, inter, C) each
-        return torch.matmul(w2, F.silu(gate) * up)
+        return self(x.transpose(-1, -2)).transpose(-1, -2)
 
 
 class Block(nn.Module):

@@ -53,3 +53,13 @@ class TestHRM:
             model.q_head.bias.copy_(torch.tensor([-4.0, -6.0]))  # both negative, halt > continue
         carry, _ = model(model.initial_carry(batch), batch)
         assert carry.halted.all()
+
+    def test_bf16_autocast(self, hrm_cfg, batch):
+        model = HRM(hrm_cfg())
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            carry, out = model(model.initial_carry(batch), batch)
+            loss, _ = act_loss(out, carry)
+        loss.backward()
+        assert carry.state["z_low"].dtype == torch.bfloat16
+        assert torch.isfinite(out.logits).all() and out.target_q_continue.dtype == torch.float32
+        assert torch.isfinite(model.low.blocks[0].attn.qkv.weight.grad).all()
