@@ -130,6 +130,10 @@ FormatOption = Annotated[
 HubOption = Annotated[
     bool, typer.Option("--hub", help="Download SCAN from the Hugging Face hub instead (online).")
 ]
+CheckpointOption = Annotated[
+    Path | None,
+    typer.Option("--checkpoint", help="A run folder of hartflow train, e.g. --checkpoint runs/x."),
+]
 
 
 @data_app.command("list")
@@ -253,7 +257,10 @@ def data_scan_grammar(
 @app.command("eval")
 def eval_(
     mode: Annotated[
-        str, typer.Option("--mode", help="Reasoner: hrr (zero-shot), e.g. --mode hrr.")
+        str,
+        typer.Option(
+            "--mode", help="Reasoner: hrr (zero-shot), hybrid or trm (trained), e.g. --mode hrr."
+        ),
     ],
     task: Annotated[
         str | None, typer.Option("--task", help="scan or cogs, e.g. --task scan.")
@@ -267,6 +274,7 @@ def eval_(
         Path | None, typer.Option("--json", help="Also write the result JSON here, e.g. r.json.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    checkpoint: CheckpointOption = None,
 ) -> None:
     """Evaluate a reasoner on a split's test set (exact match), or on your own files.
 
@@ -274,12 +282,14 @@ def eval_(
       hartflow eval --mode hrr --task scan --split addprim_jump
       hartflow eval --mode hrr --task cogs --split gen --data-dir ~/COGS --json cogs.json
       hartflow eval --mode hrr --train train.txt --test test.txt
+      hartflow eval --mode hybrid --checkpoint runs/jump --task scan --split addprim_jump
     """
     with Progress(console=stderr, transient=True, disable=quiet) as bar:
         job = bar.add_task(f"eval {task or 'files'} {split or ''}", total=None)
         result = evaluate(
             task, split, mode=mode, data_dir=data_dir, train=train, test=test, d=dim,
             progress=lambda done, total: bar.update(job, completed=done, total=total),
+            checkpoint=checkpoint,
         )  # fmt: skip
     if json_file is not None:
         write_json(json_file, result)
@@ -318,13 +328,22 @@ def decode(
         bool, typer.Option("--explain", help="Show the neighbours, lexicon entries and rules.")
     ] = False,
     as_json: JsonOption = False,
+    checkpoint: CheckpointOption = None,
+    trace: Annotated[
+        bool, typer.Option("--trace", help="With --checkpoint: y after every outer step.")
+    ] = False,
 ) -> None:
-    """Answer one command with the zero-shot reasoner built from a split's training pairs.
+    """Answer one command with the zero-shot reasoner built from a split's training pairs,
+    or with a trained refiner (--checkpoint).
 
     Examples:
       hartflow decode "jump around left twice" --task scan --split addprim_jump --explain
       hartflow decode "dax twice" --train my/train.tsv
+      hartflow decode "jump around left twice" --checkpoint runs/jump --trace
     """
+    if checkpoint is not None:
+        _decode_refiner(command, checkpoint, trace=trace, as_json=as_json)
+        return
     reasoner = build_reasoner(task, split, data_dir=data_dir, train=train, d=dim)
     result = decode_command(command, reasoner)
     if as_json:
@@ -347,6 +366,104 @@ def decode(
         stdout.print(lex)
         for rule in result["rules"] or ["(none: the skeleton was stored)"]:
             stdout.print(Text(f"rule {rule}"))
+
+
+def _decode_refiner(command: str, checkpoint: Path, *, trace: bool, as_json: bool) -> None:
+    from hartflow.hybrid import decode_trace
+
+    result = decode_trace(checkpoint, command)
+    if as_json:
+        _print_json(result)
+        return
+    stdout.print(Text(result["answer"]))
+    if not trace:
+        return
+    hyps = Table(title=f"memory hypotheses ({result['mode']})", title_justify="left")
+    for col in ("#", "hypothesis", "score", "source"):
+        hyps.add_column(col, justify="right" if col in ("#", "score") else "left")
+    for i, h in enumerate(result["hypotheses"] or [{"answer": "(none)", "score": 0, "source": ""}]):
+        hyps.add_row(str(i + 1), escape(h["answer"]), f"{h['score']:.3f}", h["source"])
+    stdout.print(hyps)
+    steps = Table(title="y decoded after each outer step", title_justify="left")
+    for col in ("sup. step", "cycle", "answer", "P(halt)"):
+        steps.add_column(col, justify="left" if col == "answer" else "right")
+    for r in result["trace"]:
+        steps.add_row(str(r["step"]), str(r["cycle"]), escape(r["answer"]),
+                      f"{r['halt_probability']:.3f}")  # fmt: skip
+    stdout.print(steps)
+
+
+@app.command("train")
+def train_(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder, e.g. --out runs/jump.")],
+    task: Annotated[
+        str | None, typer.Option("--task", help="scan or cogs, e.g. --task scan.")
+    ] = None,
+    split: Annotated[str | None, typer.Option("--split", "-s", help="e.g. --split length.")] = None,
+    data_dir: DataDirOption = None,
+    train: TrainOption = None,
+    test: TestOption = None,
+    mode: Annotated[
+        str, typer.Option("--mode", help="hybrid (with memory hypotheses) or trm (without).")
+    ] = "hybrid",
+    minutes: Annotated[
+        float | None, typer.Option("--minutes", min=0.01, help="Wall-clock budget, e.g. 5.")
+    ] = None,
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Optimizer steps, e.g. 600.")] = 600,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the latest checkpoint in --out exactly.")
+    ] = False,
+    k: Annotated[int, typer.Option("--k", min=1, help="Hypotheses per command (top-k).")] = 3,
+    n_cycles: Annotated[int, typer.Option("--T", min=1, help="Outer cycles T.")] = 2,
+    n_latent_steps: Annotated[int, typer.Option("--n", min=1, help="Latent steps n.")] = 2,
+    max_halt_steps: Annotated[
+        int, typer.Option("--sup-steps", min=1, help="Deep-supervision steps N_sup.")
+    ] = 2,
+    dim: Annotated[int, typer.Option("--hidden", min=8, help="Hidden size, e.g. 64.")] = 64,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Global batch.")] = 32,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate, e.g. 1e-3.")] = 1e-3,
+    max_train: Annotated[
+        int | None, typer.Option("--max-train", min=1, help="Seeded subset of training pairs.")
+    ] = None,
+    seed: SeedOption = 0,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="torch threads.")] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Train the recursive refiner on memory hypotheses (hybrid) or without them (trm).
+
+    Writes checkpoints, log.jsonl and curve.png into --out. Data parallel under torchrun.
+
+    Examples:
+      hartflow train --task scan --split addprim_jump --out runs/jump --minutes 5
+      hartflow train --task scan --split addprim_jump --out runs/jump --resume
+      hartflow train --task cogs --split gen --data-dir ~/COGS/data --out runs/cogs
+      hartflow train --train my/train.txt --test my/test.txt --mode trm --out runs/mine
+    """
+    from hartflow.hybrid import TrainConfig
+    from hartflow.hybrid import train as train_refiner
+
+    cfg = TrainConfig(
+        task=task, split=split, data_dir=None if data_dir is None else str(data_dir),
+        train_file=None if train is None else str(train),
+        test_file=None if test is None else str(test), mode=mode, k=k, dim=dim,
+        n_cycles=n_cycles, n_latent_steps=n_latent_steps, max_halt_steps=max_halt_steps,
+        batch_size=batch_size, lr=lr, max_steps=steps, minutes=minutes, max_train=max_train,
+        seed=seed,
+    )  # fmt: skip
+    with Progress(console=stderr, transient=True, disable=quiet) as bar:
+        job = bar.add_task(f"train {mode} {task or 'files'} {split or ''}", total=steps)
+
+        def show(row: dict) -> None:
+            text = f"loss {row['loss']:.3f} exact {100 * row['exact']:.1f} %"
+            bar.update(job, completed=row["step"], description=text)
+
+        result = train_refiner(cfg, out=out, resume=resume, progress=show, threads=threads)
+    table = Table(title=escape(f"trained {result['out']}"))
+    for col in ("steps", "seconds", "parameters", "checkpoint"):
+        table.add_column(col, justify="left" if col == "checkpoint" else "right")
+    table.add_row(str(result["step"]), f"{result['seconds']:.1f}", f"{result['parameters']:,}",
+                  escape(result["checkpoint"]))  # fmt: skip
+    stdout.print(table)
 
 
 grid_app = typer.Typer(help="Grid puzzles (Sudoku, Maze, ARC): build data sets, show, score.")

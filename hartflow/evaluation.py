@@ -14,7 +14,7 @@ from hartflow.data.formats import read_examples
 from hartflow.errors import HartFlowError
 from hartflow.zeroshot import ZeroShotReasoner
 
-MODES = ("hrr",)
+MODES = ("hrr", "hybrid", "trm")  # hybrid/trm: a refiner trained by `hartflow train`
 
 
 def evaluate(
@@ -27,6 +27,7 @@ def evaluate(
     test: str | Path | None = None,
     d: int = 1024,
     progress: Callable[[int, int], None] | None = None,
+    checkpoint: str | Path | None = None,
 ) -> dict[str, Any]:
     """Exact-match accuracy of `mode` on a split (or on user files).
 
@@ -36,6 +37,13 @@ def evaluate(
     """
     if mode not in MODES:
         raise HartFlowError(f"unknown mode {mode!r}; available now: {', '.join(MODES)}")
+    if mode in ("hybrid", "trm"):  # the trained refiner (hartflow/hybrid)
+        if checkpoint is None:
+            raise HartFlowError(f"--mode {mode} needs --checkpoint DIR (from hartflow train)")
+        from hartflow.hybrid.evaluation import evaluate_refiner
+
+        return evaluate_refiner(checkpoint, task, split, data_dir=data_dir, train=train,
+                                test=test, mode=mode, progress=progress)  # fmt: skip
     start = time.perf_counter()
     parts = load_examples(task, split, data_dir=data_dir, train=train, test=test)
     reasoner = ZeroShotReasoner(d=d).fit(

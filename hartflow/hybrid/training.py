@@ -14,6 +14,7 @@ summed across ranks (the loss is already divided by the global batch).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -26,7 +27,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from hartflow.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from hartflow.checkpoint import latest_checkpoint, load_checkpoint, read_config, save_checkpoint
 from hartflow.distributed import (
     DistContext,
     all_reduce_,
@@ -296,6 +297,10 @@ def train(
         torch.set_num_threads(threads)
     if not resume and latest_checkpoint(out) is not None:
         raise HartFlowError(f"{out} already holds a checkpoint; pass --resume or a new --out")
+    found = latest_checkpoint(out) if resume else None
+    if found is not None:  # the run's own settings; only the budget may change on resume
+        saved = TrainConfig.from_json(read_config(found)["train"])
+        cfg = dataclasses.replace(saved, max_steps=cfg.max_steps, minutes=cfg.minutes)
     trainer = Trainer(cfg, out=out)
     if resume:
         found = trainer.resume()
