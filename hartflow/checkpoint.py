@@ -125,6 +125,12 @@ def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 # ----------------------------------------------------------------------------- save
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _write(folder: Path, name: str, data: bytes, digests: dict[str, str]) -> None:
     with open(folder / name, "wb") as f:
         f.write(data)
@@ -195,6 +201,7 @@ def save_checkpoint(
             _write(tmp, "state.json", json.dumps(full, indent=2).encode(), {})
         except TypeError as e:
             raise HartFlowError(f"checkpoint config/state must be JSON-safe: {e}") from None
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual folder mode
         if directory.exists():
             old = directory.with_name(f".{directory.name}.old")
             shutil.rmtree(old, ignore_errors=True)

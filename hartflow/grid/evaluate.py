@@ -24,7 +24,7 @@ from hartflow.grid import arc, maze
 from hartflow.grid.layout import Split
 from hartflow.grid.loader import IGNORE, GridData, eval_batches
 
-__all__ = ["predict", "score", "evaluate", "head"]
+__all__ = ["predict", "score", "evaluate", "evaluate_checkpoint", "resolve_checkpoint", "head"]
 
 
 def head(split: Split, limit: int | None) -> Split:
@@ -186,6 +186,22 @@ def evaluate(
     return score(data, split, result, part=part)
 
 
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint folder as given, or a run folder's validation-best (best.json) or latest."""
+    from hartflow.checkpoint import latest_checkpoint
+
+    path = Path(path)
+    best = path / "best.json"
+    if best.is_file():
+        try:
+            chosen = Path(json.loads(best.read_text())["checkpoint"])
+        except (ValueError, KeyError):
+            chosen = None
+        if chosen is not None and (chosen / "state.json").is_file():
+            return chosen
+    return latest_checkpoint(path) or path
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
     data_dir: str | Path,
@@ -202,6 +218,7 @@ def evaluate_checkpoint(
     from hartflow.grid.training import build_grid_model, check_data_fits, resolve_device
     from reasoner.ema import EMA
 
+    checkpoint = resolve_checkpoint(checkpoint)
     config = read_config(checkpoint)
     train_cfg = config["train"]
     data = load_grid_data(data_dir)

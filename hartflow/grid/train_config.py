@@ -153,3 +153,23 @@ def load_config_file(path: str | Path, **overrides: Any) -> TrainConfig:
     preset = merged.pop("preset", "tiny")
     arch = merged.pop("arch", "trm-mlp")
     return train_config(preset, arch=arch, **merged)
+
+
+def resolve_config(
+    *,
+    arch: str,
+    preset: str | None,
+    config: str | Path | None,
+    data: str | Path,
+    out: str | Path,
+    **overrides: Any,
+) -> TrainConfig:
+    """The CLI's config: `--config FILE` (its own arch/preset) or `--preset NAME` for `arch`,
+    then `data`, `out` and the non-None `overrides`."""
+    if (preset is None) == (config is None):
+        raise HartFlowError("give exactly one of --preset NAME or --config FILE")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    given.update(data=str(data), out=str(out))
+    if config is not None:
+        return load_config_file(config, **given)
+    return train_config(preset, arch=arch, **given)

@@ -49,7 +49,14 @@ from hartflow.grid.loader import GridData, load_grid_data, train_batches
 from hartflow.grid.runlog import RunLog
 from hartflow.grid.train_config import TrainConfig
 
-__all__ = ["TrainResult", "train", "build_grid_model", "resolve_device", "check_data_fits"]
+__all__ = [
+    "TrainResult",
+    "train",
+    "build_grid_model",
+    "parameter_count",
+    "resolve_device",
+    "check_data_fits",
+]
 
 log = logging.getLogger(__name__)
 METRICS = (
@@ -110,6 +117,13 @@ def build_grid_model(
         return build_model(grid_config(arch, preset, **overrides), generator=generator)
     except (TypeError, ValueError) as e:
         raise HartFlowError(f"bad model config for {arch}/{preset}: {e}") from None
+
+
+def parameter_count(arch: str, preset: str) -> int:
+    """Dense parameters of the model `arch` at `preset` (the puzzle-embedding table excluded)."""
+    from reasoner.presets import count_parameters
+
+    return int(count_parameters(build_grid_model(arch, preset, {})))
 
 
 def check_data_fits(config: dict[str, Any], data: GridData) -> None:

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 import cli
@@ -105,3 +106,104 @@ def test_maze_build_show_and_score(tmp_path):
     assert shown.exit_code == 0 and "S" in shown.output and "G" in shown.output
     score = score_labels(out, tmp_path)
     assert score["exact"] == score["valid_shortest_path"] == 1.0
+
+
+# --------------------------------------------------------------- train / eval / params / ablate
+TINY_RUN = {"preset": "tiny", "arch": "trm-att", "global_batch": 8, "epochs": 1,
+            "eval_interval": 1, "lr_warmup_steps": 2, "validation_groups": 2, "device": "cpu",
+            "plot": False,
+            "model": {"hidden_size": 16, "n_heads": 2, "max_halt_steps": 2, "n_cycles": 1,
+                      "n_latent_steps": 1}}  # fmt: skip
+
+
+@pytest.fixture
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def s4(tmp_path_factory):
+    from hartflow.grid.jobs import build_sudoku
+
+    out = tmp_path_factory.mktemp("cli") / "s4"
+    build_sudoku(out, generate=18, size=4, aug=1, test_size=4, seed=1)
+    return out
+
+
+def test_params_prints_the_paper_count():
+    from reasoner.presets import build_model, count_parameters, grid_config
+
+    result = runner.invoke(cli.app, ["grid", "params", "--arch", "trm-mlp", "--preset", "sudoku"])
+    assert result.exit_code == 0, result.output
+    count = int(result.output.split(":")[1].split()[0].replace(",", ""))
+    assert count == count_parameters(build_model(grid_config("trm-mlp", "sudoku")))
+    assert abs(count - 5.03e6) / 5.03e6 < 0.005
+
+
+def test_train_then_eval(s4, tmp_path, one_thread):
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps(TINY_RUN))
+    run = tmp_path / "run"
+    args = ["grid", "train", "--config", str(config), "--data", str(s4), "--out", str(run)]
+    result = runner.invoke(cli.app, [*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "exact" in result.output and "best on validation" in result.output
+    score_file = tmp_path / "score.json"
+    result = runner.invoke(cli.app, ["grid", "eval", "--checkpoint", str(run), "--data", str(s4),
+                                     "--json", str(score_file)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    score = json.loads(score_file.read_text())
+    assert score["weights"] == "ema" and score["n"] == 4 and 0 <= score["exact"] <= 1
+    logged = [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+    best = json.loads((run / "best.json").read_text())
+    at_best = next(r for r in logged if r["kind"] == "eval" and r["step"] == best["step"])
+    assert score["exact"] == at_best["test"]["exact"]  # eval picks the validation-best checkpoint
+    # resuming a finished run trains nothing more and says so in one table
+    again = runner.invoke(cli.app, [*args, "--resume", "--quiet"])
+    assert again.exit_code == 0, again.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--preset", "tiny", "--config", "c.json"], "exactly one of --preset"),
+        (["--preset", "chess"], "unknown preset"),
+        (["--preset", "tiny", "--arch", "rnn"], "arch must be one of"),
+    ],
+)
+def test_train_bad_input_is_one_line(capsys, tmp_path, args, message):
+    code = cli.run(["grid", "train", "--data", str(tmp_path), "--out", str(tmp_path / "o"), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_train_missing_data_is_one_line(capsys, tmp_path):
+    code = cli.run(["grid", "train", "--preset", "tiny", "--data", str(tmp_path / "none"),
+                    "--out", str(tmp_path / "o")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "hartflow grid build" in err and len(err.strip().splitlines()) == 1
+
+
+def test_eval_missing_checkpoint_is_one_line(capsys, tmp_path):
+    code = cli.run(["grid", "eval", "--checkpoint", str(tmp_path), "--data", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "no checkpoint" in err and len(err.strip().splitlines()) == 1
+
+
+def test_ablate_writes_table(s4, tmp_path, one_thread):
+    config = tmp_path / "run.json"
+    config.write_text(json.dumps({**TINY_RUN, "arch": "trm-mlp"}))
+    out = tmp_path / "abl"
+    result = runner.invoke(cli.app, ["grid", "ablate", "--config", str(config), "--data", str(s4),
+                                     "--out", str(out), "--variants", "base,one-step-grad",
+                                     "--max-steps", "2", "--quiet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "ablation.json").read_text())
+    assert [r["variant"] for r in report["rows"]] == ["base", "one-step-grad"]
+    assert all(r["steps"] == 2 for r in report["rows"])
+    assert report["rows"][1]["model"]["one_step_grad"] is True
+    assert "| one-step-grad |" in (out / "ablation.md").read_text()
+    assert "one-step-grad" in result.output
