@@ -73,7 +73,9 @@ class TestHalting:
     def test_exploration_forbids_early_halt(self, trm_cfg, batch):
         model = TRM(trm_cfg(halt_exploration_prob=1.0))
         set_q_bias(model, 5.0, 0.0)
-        carry, _ = model(model.initial_carry(batch), batch, generator=torch.Generator().manual_seed(0))
+        carry, _ = model(
+            model.initial_carry(batch), batch, generator=torch.Generator().manual_seed(0)
+        )
         assert not carry.halted.any()  # min steps >= 2
 
     def test_exploration_is_seeded(self, trm_cfg, gen):
