@@ -41,6 +41,9 @@ class ACTCarry:
 class ACTOutput:
     """One supervision step's outputs.
 
+    `q_continue_logits` is None unless the model has `act_continue` (only then is it trained and
+    used for halting); `target_q_continue` is None outside training or without `act_continue`.
+
     Shapes:
         logits: (B, L, V) fp32; q_halt_logits, q_continue_logits, target_q_continue: (B,) fp32.
     """
@@ -121,7 +124,7 @@ class ACTModel(nn.Module):
                     best = torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue))
                     target = torch.sigmoid(best)
         carry = ACTCarry(state=state, steps=steps, halted=new_halted, data=data)
-        return carry, ACTOutput(logits, q_halt, q_continue, target)
+        return carry, ACTOutput(logits, q_halt, q_continue if self.act_continue else None, target)
 
     def _min_steps(self, steps: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """0, or with probability halt_exploration_prob a draw from U{2..max_halt_steps}."""
