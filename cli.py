@@ -715,6 +715,10 @@ def grid_train(
     max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Stop early.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Run seed.")] = None,
     device: Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")] = None,
+    validation_groups: Annotated[
+        int | None,
+        typer.Option("--validation-groups", min=0, help="Train groups held out to select on."),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Train TRM or HRM with deep supervision, EMA and checkpoints (torchrun for several GPUs).
@@ -729,8 +733,8 @@ def grid_train(
     from hartflow.grid.training import train
 
     cfg = resolve_config(arch=arch, preset=preset, config=config, data=data, out=out,
-                         minutes=minutes, max_steps=max_steps, seed=seed,
-                         device=device)  # fmt: skip
+                         minutes=minutes, max_steps=max_steps, seed=seed, device=device,
+                         validation_groups=validation_groups)  # fmt: skip
     bar, update = _train_progress(quiet)
     if bar is None:
         result = train(cfg, resume=resume)

@@ -171,8 +171,37 @@ def grid_data(result: dict) -> str:
     return "\n".join(lines)
 
 
+def grid_cpu(result: dict) -> str:
+    lines = ["| run | model | budget | steps | test exact | unseen-test exact | cells | halt steps "
+             "| target |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+    for part in ("s4", "s4-hrm", "s6", "s6-hrm"):
+        if part not in result:
+            continue
+        r = result[part]
+        when = r["reached_target_at_seconds"]
+        target = f"≥ {100 * r['target']:.0f} %: " + (
+            f"met at {when / 60:.1f} min" if r["met"] else "not met"
+        )
+        lines.append(
+            f"| {r['size']}×{r['size']} Sudoku | {r['arch']} {r['parameters'] / 1e3:.0f} k "
+            f"| {r['budget_minutes']:g} min | {r['steps']} | {_pct(r['final_test_exact'])} "
+            f"| {_pct(r['unseen_exact'])} (n={r['unseen_n']}) | {_pct(r['final_cell_accuracy'])} "
+            f"| {r['final_halt_steps']:.2f} | {target} |"
+        )
+    if "flops" in result:
+        r = result["flops"]
+        lines.append(
+            f"| 9×9 training step | trm-mlp {r['parameters'] / 1e6:.2f} M, batch {r['batch']} "
+            f"| – | – | {r['model_flops_per_s'] / 1e9:.1f} GFLOP/s vs torch.mm "
+            f"{r['gemm_flops_per_s'] / 1e9:.1f} GFLOP/s | – | – | – "
+            f"| ≥ 40 %: {100 * r['fraction']:.0f} % ({'met' if r['met'] else 'not met'}) |"
+        )
+    return "\n".join(lines)
+
+
 RENDERERS = {
     "grid_data": grid_data,
+    "grid_cpu": grid_cpu,
     "hrr_ops": hrr_ops,
     "hrr_capacity": hrr_capacity,
     "memory_search": memory_search,

@@ -1,0 +1,205 @@
+"""Grid models on this CPU: learning small Sudokus in minutes, and training-step efficiency.
+
+    python -m benchmarks.grid_cpu                      # all parts (about 80 min)
+    python -m benchmarks.grid_cpu --parts s4,flops     # some parts; others in the JSON are kept
+
+Parts (results merged into benchmarks/results/grid_cpu.json):
+  s4      TRM on generated 4×4 Sudoku, wall-clock budget (target: ≥ 99 % exact test accuracy in
+          ≤ 10 min on 2 cores)
+  s4-hrm  HRM on the same data and budget
+  s6      TRM on generated 6×6 Sudoku (target: ≥ 90 % in ≤ 30 min)
+  s6-hrm  HRM on the same 6×6 data and budget
+  flops   one training step of the 9×9 Sudoku TRM-MLP preset (5.03 M), its FLOP/s (counted
+          with torch.utils.flop_counter) as a fraction of this machine's fp32 GEMM FLOP/s
+          (torch.mm at the model's own matmul shape) (target ≥ 40 %)
+
+The budget counts everything inside `train` (evaluations and checkpoints included). Data are
+built with the project's generator (unique-solution puzzles); the 4×4 space is small, so part of
+the test set also occurs in train (augmentations included): the JSON reports that share and the
+exact accuracy on the unseen test puzzles alone. Model selection uses held-out train groups.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks.common import RESULTS, machine, save
+from hartflow.distributed import DistContext
+from hartflow.grid.evaluate import head, predict
+from hartflow.grid.jobs import build_sudoku
+from hartflow.grid.loader import load_grid_data
+from hartflow.grid.train_config import train_config
+from hartflow.grid.training import build_grid_model, train
+
+NAME = "grid_cpu"
+# The CPU recipes (the paper's model shapes do not fit a 10-minute, 2-core budget).
+TRM_SMALL = {"hidden_size": 64, "n_heads": 4, "max_halt_steps": 4}
+HRM_SMALL = {"hidden_size": 64, "n_heads": 4, "max_halt_steps": 4, "high_layers": 2,
+             "low_layers": 2}  # fmt: skip
+RUN = {"global_batch": 64, "lr": 3e-3, "lr_warmup_steps": 20, "weight_decay": 0.1,
+       "puzzle_emb_lr": 1e-2, "epochs": 1000, "eval_interval": 3, "validation_groups": 100,
+       "eval_limit": 1000, "ema_rate": 0.99, "device": "cpu", "log_every": 20}  # fmt: skip
+PARTS = {
+    "s4": {"size": 4, "arch": "trm-att", "model": TRM_SMALL, "minutes": 10, "target": 0.99},
+    "s4-hrm": {"size": 4, "arch": "hrm", "model": HRM_SMALL, "minutes": 10, "target": 0.99},
+    "s6": {"size": 6, "arch": "trm-att", "model": TRM_SMALL, "minutes": 30, "target": 0.90},
+    "s6-hrm": {"size": 6, "arch": "hrm", "model": HRM_SMALL, "minutes": 30, "target": 0.90},
+}
+DATA = {4: {"generate": 3000, "aug": 10, "test_size": 500},
+        6: {"generate": 3000, "aug": 10, "test_size": 500}}  # fmt: skip
+
+
+def load_avg() -> list[float] | None:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return None
+
+
+def dataset(size: int, work: Path) -> Path:
+    out = work / f"sudoku{size}"
+    if not (out / "hartflow.json").is_file():
+        build_sudoku(out, size=size, seed=0, **DATA[size])
+    return out
+
+
+def unseen_exact(run_dir: Path, data_dir: Path, result) -> dict[str, Any]:
+    """Exact accuracy on the test puzzles whose input grid never occurs in train (EMA weights)."""
+    data = load_grid_data(data_dir)
+    seen = set(map(bytes, data.train.inputs))
+    test = head(data.test, RUN["eval_limit"])
+    fresh = np.array([bytes(x) not in seen for x in test.inputs])
+    model = result.model
+    from hartflow.checkpoint import load_checkpoint
+    from hartflow.grid.evaluate import resolve_checkpoint
+    from reasoner.ema import EMA
+
+    ema = EMA(model, decay=0.99)
+    load_checkpoint(resolve_checkpoint(run_dir), model=model, ema=ema, restore_rng=False)
+    with ema.swapped_into(model):
+        pred = predict(model, test, data.meta, global_batch=256, ctx=DistContext())
+    exact = (pred["predictions"] == test.labels).all(1)
+    return {"test_in_train_share": float(1 - fresh.mean()),
+            "unseen_n": int(fresh.sum()),
+            "unseen_exact": float(exact[fresh].mean()) if fresh.any() else None,
+            "selected_exact": float(exact.mean())}  # fmt: skip
+
+
+def learn(part: str, work: Path, minutes: float | None) -> dict[str, Any]:
+    spec = PARTS[part]
+    budget = minutes or spec["minutes"]
+    data_dir = dataset(spec["size"], work)
+    out = work / f"run-{part}"
+    shutil.rmtree(out, ignore_errors=True)
+    cfg = train_config("tiny", arch=spec["arch"], model=spec["model"], data=str(data_dir),
+                       out=str(out), minutes=budget, **RUN)  # fmt: skip
+    load_before = load_avg()
+    result = train(cfg, progress=lambda r: print(json.dumps(r), flush=True))
+    curve = [{"step": e["step"], "seconds": e["seconds"], "test_exact": e["test"]["exact"],
+              "validation_exact": e["validation"]["exact"],
+              "halt_steps": e["test"]["halt_steps"]} for e in result.evaluations]  # fmt: skip
+    reached = next((c for c in curve if c["test_exact"] >= spec["target"]), None)
+    final = result.final["test"]
+    return {
+        "size": spec["size"], "arch": spec["arch"], "model": spec["model"], "recipe": RUN,
+        "data": DATA[spec["size"]], "parameters": result.parameters,
+        "budget_minutes": budget, "steps": result.steps, "seconds": round(result.seconds, 1),
+        "test_n": final["n"], "final_test_exact": final["exact"],
+        "final_cell_accuracy": final["cell_accuracy"], "final_halt_steps": final["halt_steps"],
+        "best_on_validation": result.best, "target": spec["target"],
+        "reached_target_at_seconds": reached["seconds"] if reached else None,
+        "met": bool(reached and reached["seconds"] <= 60 * spec["minutes"]),
+        "curve": curve, **unseen_exact(out, data_dir, result),
+        "load_average_before": load_before, "load_average_after": load_avg(),
+    }  # fmt: skip
+
+
+def flops(batch: int = 16, repeats: int = 3) -> dict[str, Any]:
+    """Training-step FLOP/s of the 9×9 TRM-MLP preset vs torch.mm FLOP/s at its matmul shape."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from reasoner.losses import act_loss
+
+    model = build_grid_model("trm-mlp", "sudoku", {})
+    L = 81
+    g = torch.Generator().manual_seed(0)
+    batch_t = {"inputs": torch.randint(1, 11, (batch, L), generator=g),
+               "labels": torch.randint(2, 11, (batch, L), generator=g),
+               "puzzle_identifiers": torch.zeros(batch, dtype=torch.long)}  # fmt: skip
+    carry = model.initial_carry(batch_t)
+    gen = torch.Generator().manual_seed(1)
+
+    def step():
+        nonlocal carry
+        carry, out = model(carry, batch_t, generator=gen)
+        loss, _ = act_loss(out, carry)
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    step_flops = counter.get_total_flops()
+    step()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    step_s = min(times)
+    # the model's dominant matmul: (B·97, 512) @ (512, 3072) (SwiGLU gate+up)
+    m, k, n = batch * 97, 512, 3072
+    a, b = torch.randn(m, k, generator=g), torch.randn(k, n, generator=g)
+    torch.mm(a, b)
+    gemm = []
+    for _ in range(5):
+        t = time.perf_counter()
+        torch.mm(a, b)
+        gemm.append(time.perf_counter() - t)
+    gemm_flops = 2 * m * k * n / min(gemm)
+    model_flops = step_flops / step_s
+    return {"preset": "trm-mlp sudoku", "parameters": sum(p.numel() for p in
+                                                          model.dense_parameters()),
+            "batch": batch, "step_flops": step_flops, "step_seconds": step_s,
+            "model_flops_per_s": model_flops, "gemm_shape": [m, k, n],
+            "gemm_flops_per_s": gemm_flops, "fraction": model_flops / gemm_flops,
+            "target": 0.40, "met": model_flops / gemm_flops >= 0.40,
+            "load_average": load_avg()}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="s4,s4-hrm,s6,s6-hrm,flops")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--minutes", type=float, default=None, help="override every budget")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/hartflow-grid-cpu"))
+    parser.add_argument(
+        "--shared",
+        default="shared with 4 other helpers' jobs (2 cores)",
+        help="what else ran on the machine",
+    )
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    path = RESULTS / f"{NAME}.json"
+    result = json.loads(path.read_text()) if path.exists() else {}
+    for part in args.parts.split(","):
+        entry = flops() if part == "flops" else learn(part, args.work, args.minutes)
+        entry.update(threads=args.threads, machine_shared=args.shared,
+                     measured_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))  # fmt: skip
+        result[part] = entry
+        result["machine"] = {**machine(), "pid": os.getpid()}
+        save(NAME, result)
+        print(json.dumps({k: v for k, v in entry.items() if k != "curve"}), flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    main()
