@@ -21,6 +21,7 @@ import torch
 
 import hrr
 from hartflow.errors import HartFlowError
+from hartflow.zeroshot.analogy import SpanEdits, induce_positions
 from hartflow.zeroshot.choice import Alternations, TemplateChoice
 from hartflow.zeroshot.classes import induce_classes, substitutable
 from hartflow.zeroshot.lexicon import LexiconMemory, induce_lexicon
@@ -150,6 +151,9 @@ class ZeroShotReasoner:
                 self.usages[w].add(usage)
                 self.users[usage].add(w)
         stored = {skel: choice.templates[0] for skel, choice in self.choices.items()}
+        self.positions = induce_positions(data, self.lexicon, self.classes)
+        self.span_edits = SpanEdits(self.positions, lambda x: x not in self.function_words)
+        self.span_edits.learn(stored)
         self.rules = induce_rules(data, self.function_words)
         stored.update(self._derive(stored))
         for skel, _ in self.unclear:
@@ -242,7 +246,9 @@ class ZeroShotReasoner:
                 rules=[f"template choice: {why}"] if why else [],
                 reason="" if tokens is not None else "skeleton never seen; composing",
             )
-        for c in ok:
+        for c, (skel, fillers) in zip(ok, abstracted, strict=True):
+            if self._cache[c].tokens is None:
+                self._cache[c] = self._by_analogy(skel, fillers, self._cache[c])
             if self._cache[c].tokens is None:
                 self._cache[c] = self._compose(c, self._cache[c])
 
@@ -260,6 +266,25 @@ class ZeroShotReasoner:
         if self.templates[i]:
             return self.templates[i], "derived by inverting a repeat rule"
         return None, ""
+
+    def _by_analogy(self, skel: Tokens, fillers: list[str], found: Answer) -> Answer:
+        """A stored skeleton one span away, its template edited by an induced span edit."""
+        got = self.span_edits.apply(skel, self._primary)
+        if got is None:
+            return found
+        tmpl, why = got
+        slot_at = slot_positions(skel, self.function_words)
+        tmpl, changed = self.alternations.apply(tmpl, skel, slot_at, fillers)
+        tokens = instantiate(tmpl, fillers, found.lexicon)
+        if tokens is None:
+            return found
+        score = found.skeletons[0][1] if found.skeletons else 0.0
+        rules = [why, *(f"template choice: {c}" for c in changed)]
+        return Answer(found.command, tokens, score, found.skeletons, found.lexicon, rules)
+
+    def _primary(self, skel: Tokens) -> Tokens | None:
+        choice = self.choices.get(skel)
+        return choice.templates[0] if choice else None
 
     def _compose(self, command: Tokens, found: Answer) -> Answer:
         """Split at a function word with an induced rule and answer the parts recursively."""

@@ -1,0 +1,238 @@
+"""Analogy over skeletons: a span of one form replaced by a span of another, with its template edit.
+
+Some outputs name input positions (a token that stands for "the word at position p"). Those
+*position tokens* are induced first: for a lexical word at input position p, the token a fixed
+distance after its translation in the output, when that token is (almost) always the same for
+the same p and different for different p. Templates then write them as `@p`.
+
+For two stored skeletons that differ only in one span (`α` at position q in one, `β` in the
+other), the first template, with the positions and slots after the span shifted, is diffed
+against the second. The replaced and deleted pieces, written relative to the span (its slots
+`<s0>`, … and positions `@r0`, …), are a *span edit* `α → β`. A skeleton never seen that becomes
+a stored one when one of its spans `β` is put back to `α` gets that stored template with the
+most supported edit `α → β` applied, if every piece of the edit is found in it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+
+Tokens = tuple[str, ...]
+MAX_SPAN = 2  # span lengths (in skeleton symbols) that an edit may replace
+MAX_OFFSET = 8  # how far after a translation a position token is looked for
+
+
+def induce_positions(
+    pairs: Sequence[tuple[Tokens, Tokens]],
+    lexicon: dict[str, str],
+    classes: dict[str, int],
+    *,
+    agree: float = 0.9,
+) -> dict[int, str]:
+    """{input position: output token that stands for it}; empty when outputs name no positions.
+
+    For each (word class, distance d), the token d after a word's translation is tallied per
+    input position of the word; a (class, d) whose every position has one token in at least
+    `agree` of its cases, with different positions getting different tokens, names positions.
+    The position tokens are those of every such (class, d) that agree with each other.
+    """
+    seen: dict[tuple[int, int], dict[int, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    for inp, out in pairs:
+        where: dict[str, list[int]] = defaultdict(list)
+        for j, t in enumerate(out):
+            where[t].append(j)
+        for p, w in enumerate(inp):
+            if w not in lexicon:
+                continue
+            for j in where.get(lexicon[w], ()):
+                for d in range(1, min(MAX_OFFSET, len(out) - 1 - j) + 1):
+                    seen[classes[w], d][p][out[j + d]] += 1
+    found: list[dict[int, str]] = []
+    for by_p in seen.values():
+        tokens = {}
+        for p, c in by_p.items():
+            token, n = c.most_common(1)[0]
+            if n >= agree * sum(c.values()) and sum(c.values()) >= 2:
+                tokens[p] = token
+        if len(tokens) >= 3 and len(set(tokens.values())) == len(tokens):
+            found.append(tokens)
+    merged: dict[int, str] = {}
+    for tokens in sorted(found, key=len, reverse=True):
+        union = {**merged, **tokens}
+        if all(merged.get(p, t) == t for p, t in tokens.items()) and len(
+            set(union.values())
+        ) == len(union):
+            merged = union
+    return dict(sorted(merged.items()))
+
+
+def _refs(template: Tokens, positions: dict[str, int]) -> list[tuple[str, int] | None]:
+    """Per token: ("slot", k), ("pos", p) or None."""
+    out: list[tuple[str, int] | None] = []
+    for t in template:
+        if t.startswith("<") and t.endswith(">") and t[1:-1].isdigit():
+            out.append(("slot", int(t[1:-1])))
+        elif t in positions:
+            out.append(("pos", positions[t]))
+        else:
+            out.append(None)
+    return out
+
+
+class SpanEdits:
+    """Span edits learned from stored skeletons, applied to skeletons never seen.
+
+    Args:
+        positions: {input position: position token}.
+        is_slot: whether a skeleton symbol is a slot.
+    """
+
+    def __init__(self, positions: dict[int, str], is_slot: Callable[[str], bool]) -> None:
+        self.token_of = positions
+        self.position_of = {t: p for p, t in positions.items()}
+        self.is_slot = is_slot
+        self.edits: dict[tuple[Tokens, Tokens], Counter] = defaultdict(Counter)
+        self.by_beta: dict[Tokens, list[tuple[Tokens, Counter]]] = defaultdict(list)
+
+    # ---------------------------------------------------------------------------------- learn
+    def learn(self, stored: dict[Tokens, Tokens]) -> SpanEdits:
+        if not self.token_of:
+            return self
+        spans = Counter(
+            s[q : q + n]
+            for s in stored
+            for n in range(1, MAX_SPAN + 1)
+            for q in range(len(s) - n + 1)
+            if any(self.is_slot(x) for x in s[q : q + n])
+        )
+        forms = [span for span, c in spans.items() if c >= 2]
+        for skel, tmpl in stored.items():
+            if not tmpl:
+                continue
+            for q in range(len(skel)):
+                for n in range(1, MAX_SPAN + 1):
+                    alpha = skel[q : q + n]
+                    if len(alpha) < n or alpha not in spans:
+                        continue
+                    for beta in forms:
+                        if beta == alpha:
+                            continue
+                        other = skel[:q] + beta + skel[q + n :]
+                        target = stored.get(other)
+                        if target:
+                            script = self._diff(skel, tmpl, q, alpha, beta, target)
+                            if script is not None:
+                                self.edits[alpha, beta][script] += 1
+        for (alpha, beta), scripts in self.edits.items():
+            self.by_beta[beta].append((alpha, scripts))
+        for options in self.by_beta.values():
+            options.sort(key=lambda x: -sum(x[1].values()))
+        return self
+
+    def _shift(self, skel: Tokens, tmpl: Tokens, q: int, alpha: Tokens, beta: Tokens) -> list:
+        """tmpl with slots and positions after the span moved to where they are after α → β."""
+        n_slots_before = sum(self.is_slot(x) for x in skel[:q])
+        d_slots = sum(map(self.is_slot, beta)) - sum(map(self.is_slot, alpha))
+        a_slots = sum(map(self.is_slot, alpha))
+        d_pos = len(beta) - len(alpha)
+        out = []
+        for t, ref in zip(tmpl, _refs(tmpl, self.position_of), strict=True):
+            if ref is None:
+                out.append(t)
+            elif ref[0] == "slot":
+                k = ref[1]
+                if k < n_slots_before:
+                    out.append(t)
+                elif k < n_slots_before + a_slots:
+                    out.append(f"<s{k - n_slots_before}>")
+                else:
+                    out.append(f"<{k + d_slots}>")
+            else:
+                p = ref[1]
+                if p < q:
+                    out.append(f"@{p}")
+                elif p < q + len(alpha):
+                    out.append(f"@r{p - q}")
+                else:
+                    out.append(f"@{p + d_pos}")
+        return out
+
+    def _relative(self, skel: Tokens, tmpl: Tokens, q: int, span: Tokens) -> list[str]:
+        """tmpl with the span's own slots and positions written relative to the span."""
+        return self._shift(skel, tmpl, q, span, span)
+
+    def _diff(self, skel, tmpl, q, alpha, beta, target) -> tuple | None:
+        old = self._shift(skel, tmpl, q, alpha, beta)
+        new = self._relative(skel[:q] + beta + skel[q + len(alpha) :], target, q, beta)
+        script = []
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(
+            None, old, new, autojunk=False
+        ).get_opcodes():
+            if tag == "equal":
+                continue
+            if tag == "insert":
+                return None  # where an insertion goes depends on the rest; not transferable
+            piece = tuple(old[i1:i2])
+            if not any(x.startswith(("<s", "@r")) for x in piece):
+                return None  # an edit must touch the span itself
+            script.append((piece, tuple(new[j1:j2])))
+        return tuple(script)
+
+    # ---------------------------------------------------------------------------------- apply
+    def apply(
+        self, skel: Tokens, lookup: Callable[[Tokens], Tokens | None]
+    ) -> tuple[Tokens, str] | None:
+        """(template for `skel`, the edit used) from a stored skeleton one span away, or None."""
+        for q in range(len(skel)):
+            for n in range(1, MAX_SPAN + 1):
+                beta = skel[q : q + n]
+                if len(beta) < n:
+                    continue
+                for alpha, scripts in self.by_beta.get(beta, ()):
+                    source = skel[:q] + alpha + skel[q + n :]
+                    tmpl = lookup(source)
+                    if not tmpl:
+                        continue
+                    shifted = self._shift(source, tmpl, q, alpha, beta)
+                    for script, support in scripts.most_common(3):
+                        done = _rewrite(shifted, script)
+                        if done is not None:
+                            out = self._absolute(done, skel, q)
+                            if out is not None:
+                                why = (
+                                    f"span edit {' '.join(alpha)!r} -> {' '.join(beta)!r} at {q} "
+                                    f"on '{' '.join(source)}' (support {support})"
+                                )
+                                return out, why
+        return None
+
+    def _absolute(self, tmpl: list[str], skel: Tokens, q: int) -> Tokens | None:
+        n_before = sum(self.is_slot(x) for x in skel[:q])
+        out = []
+        for t in tmpl:
+            if t.startswith("<s") and t.endswith(">"):
+                t = f"<{n_before + int(t[2:-1])}>"
+            elif t.startswith("@r"):
+                t = self.token_of.get(q + int(t[2:]))
+            elif t.startswith("@") and t[1:].isdigit():
+                t = self.token_of.get(int(t[1:]))
+            if t is None:
+                return None
+            out.append(t)
+        return tuple(out)
+
+
+def _rewrite(tokens: list[str], script: tuple) -> list[str] | None:
+    """Apply (old piece -> new piece) replacements in order; None if a piece is missing."""
+    out = list(tokens)
+    start = 0
+    for old, new in script:
+        n = len(old)
+        at = next((i for i in range(start, len(out) - n + 1) if tuple(out[i : i + n]) == old), None)
+        if at is None:
+            return None
+        out[at : at + n] = new
+        start = at + len(new)
+    return out
