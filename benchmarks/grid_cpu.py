@@ -42,8 +42,8 @@ from hartflow.grid.training import build_grid_model, train
 
 NAME = "grid_cpu"
 # The CPU recipes (the paper's model shapes do not fit a 10-minute, 2-core budget).
-TRM_SMALL = {"hidden_size": 64, "n_heads": 4, "max_halt_steps": 4}
-HRM_SMALL = {"hidden_size": 64, "n_heads": 4, "max_halt_steps": 4, "high_layers": 2,
+TRM_SMALL = {"hidden_size": 32, "n_heads": 2, "max_halt_steps": 4}
+HRM_SMALL = {"hidden_size": 32, "n_heads": 2, "max_halt_steps": 4, "high_layers": 2,
              "low_layers": 2}  # fmt: skip
 RUN = {"global_batch": 64, "lr": 3e-3, "lr_warmup_steps": 20, "weight_decay": 0.1,
        "puzzle_emb_lr": 1e-2, "epochs": 1000, "eval_interval": 3, "validation_groups": 100,
@@ -189,11 +189,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     path = RESULTS / f"{NAME}.json"
-    result = json.loads(path.read_text()) if path.exists() else {}
+    result: dict[str, Any] = {}
     for part in args.parts.split(","):
         entry = flops() if part == "flops" else learn(part, args.work, args.minutes)
         entry.update(threads=args.threads, machine_shared=args.shared,
                      measured_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))  # fmt: skip
+        # re-read just before writing: two invocations may run side by side on different parts
+        result = json.loads(path.read_text()) if path.exists() else {}
         result[part] = entry
         result["machine"] = {**machine(), "pid": os.getpid()}
         save(NAME, result)

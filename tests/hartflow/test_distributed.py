@@ -74,7 +74,9 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
 
 class TestTwoProcesses:
     def test_gloo_sums_and_broadcasts(self, tmp_path):
-        mp.spawn(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+        mp.start_processes(
+            _worker, args=(2, free_port(), str(tmp_path)), nprocs=2, start_method="fork"
+        )
         r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
         assert r0["ctx"] == [0, 2, True, True] and r1["ctx"] == [1, 2, False, True]
         assert r0["weights"] == r1["weights"]  # broadcast made the replicas equal

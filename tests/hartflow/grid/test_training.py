@@ -135,7 +135,9 @@ class TestDataParallel:
         # no exploration: then the two-rank run computes what one process computes
         model = {**TINY_MODEL, "halt_exploration_prob": 0.0}
         cfg = tiny(sudoku4, tmp_path / "ddp", model=model, epochs=1, validation_groups=0)
-        mp.spawn(_ddp_worker, args=(_free_port(), cfg, str(tmp_path)), nprocs=2, join=True)
+        mp.start_processes(
+            _ddp_worker, args=(_free_port(), cfg, str(tmp_path)), nprocs=2, start_method="fork"
+        )
         r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
         assert r0["weights"] == r1["weights"]  # replicas identical after every step
         untimed = [{k: v for k, v in r["final"].items() if k != "seconds"} for r in (r0, r1)]
