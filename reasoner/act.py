@@ -7,7 +7,8 @@ incoming batch; the other rows keep their example and their recurrent state (det
 Halting (training only; evaluation always runs `max_halt_steps`):
     halted = steps >= max_halt_steps  |  (q_halt > q_continue  if act_continue  else  q_halt > 0)
     exploration: with probability p a row draws min_steps ~ U{2..max_halt_steps} (drawn afresh at
-    every step, as in the reference) and may not halt before it.
+    every step, as in the reference) and may not halt before it. The draws come from the
+    caller's generator, else the model's own (never the global RNG).
 With `act_continue`, a second no-grad inner step on the new carry gives the bootstrapped Q target
     target_q_continue = sigmoid(is_last ? q_halt' : max(q_halt', q_continue')).
 """
@@ -102,7 +103,13 @@ class ACTModel(nn.Module):
     def forward(
         self, carry: ACTCarry, batch: Batch, *, generator: torch.Generator | None = None
     ) -> tuple[ACTCarry, ACTOutput]:
-        """One supervision step. `generator` drives the exploration draws (training only)."""
+        """One supervision step.
+
+        Args:
+            generator: drives the exploration draws (training only); None = the model's own
+                generator, seeded 0 at first use (never torch's global RNG). Pass one, and
+                checkpoint its state, for exactly resumable runs.
+        """
         halted = carry.halted
         state = self.reset_state(carry.state, halted)
         steps = torch.where(halted, 0, carry.steps)
@@ -127,9 +134,24 @@ class ACTModel(nn.Module):
         return carry, ACTOutput(logits, q_halt, q_continue if self.act_continue else None, target)
 
     def _min_steps(self, steps: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """0, or with probability halt_exploration_prob a draw from U{2..max_halt_steps}."""
+        """0, or with probability halt_exploration_prob a draw from U{2..max_halt_steps}.
+
+        `generator` None = the model's own generator (seeded 0 on first use, one per device), so
+        the global RNG is never read.
+        """
         B = steps.shape[0]
-        device = generator.device if generator is not None else steps.device
+        if self.halt_exploration_prob == 0:
+            return torch.zeros_like(steps)
+        if generator is None:
+            generator = self._own_generator(steps.device)
+        device = generator.device
         explore = torch.rand(B, generator=generator, device=device) < self.halt_exploration_prob
         draw = torch.randint(2, self.max_halt_steps + 1, (B,), generator=generator, device=device)
         return torch.where(explore, draw, 0).to(steps.device)
+
+    def _own_generator(self, device: torch.device) -> torch.Generator:
+        """The exploration generator used when the caller passes none (not in the state dict)."""
+        gens = self.__dict__.setdefault("_explore_generators", {})
+        if str(device) not in gens:
+            gens[str(device)] = torch.Generator(device=device).manual_seed(0)
+        return gens[str(device)]

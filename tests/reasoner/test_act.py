@@ -89,6 +89,22 @@ class TestHalting:
         assert torch.equal(runs[0], runs[1]) and not torch.equal(runs[0], runs[2])
         assert 0.2 < runs[0].float().mean() < 0.8  # about half explore
 
+    def test_exploration_never_reads_the_global_rng(self, trm_cfg, batch):
+        """Without a generator the draws come from the model's own seeded one, not torch's."""
+        runs = []
+        for _ in range(2):
+            model = TRM(trm_cfg(halt_exploration_prob=0.5))
+            set_q_bias(model, 5.0, 0.0)
+            state = torch.get_rng_state()
+            carry = model.initial_carry(batch)
+            halted = []
+            for _ in range(3):
+                carry, _ = model(carry, batch)
+                halted.append(carry.halted.clone())
+            assert torch.equal(state, torch.get_rng_state())
+            runs.append(torch.stack(halted))
+        assert torch.equal(runs[0], runs[1])  # reproducible from construction
+
     @pytest.mark.parametrize(("halt", "cont", "halts"), [(1.0, 2.0, False), (2.0, 1.0, True)])
     def test_act_continue_compares_q_values(self, trm_cfg, batch, halt, cont, halts):
         model = TRM(trm_cfg(halt_exploration_prob=0.0, act_continue=True))
