@@ -66,6 +66,19 @@ def _rows(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return mask.view((-1,) + (1,) * (like.dim() - 1))
 
 
+def _check_batch(carry: ACTCarry, batch: Batch) -> None:
+    """The batch must hold every key of the carry's data, each with the same shape."""
+    for k, v in carry.data.items():
+        if k not in batch:
+            raise ValueError(f"batch lacks {k!r}, which the carry holds; pass {sorted(carry.data)}")
+        if batch[k].shape != v.shape:
+            raise ValueError(
+                f"batch[{k!r}] has shape {tuple(batch[k].shape)} but the carry holds "
+                f"{tuple(v.shape)}; keep the batch size fixed (pad short batches) or start a new "
+                "carry with initial_carry(batch)"
+            )
+
+
 class ACTModel(nn.Module):
     """Base class: the ACT loop around an inner recurrent step.
 
@@ -110,6 +123,7 @@ class ACTModel(nn.Module):
                 generator, seeded 0 at first use (never torch's global RNG). Pass one, and
                 checkpoint its state, for exactly resumable runs.
         """
+        _check_batch(carry, batch)
         halted = carry.halted
         state = self.reset_state(carry.state, halted)
         steps = torch.where(halted, 0, carry.steps)

@@ -197,6 +197,11 @@ class GridReasoner(ACTModel):
         Shapes:
             state: name -> (B, P + L, D); logits: (B, L, V) fp32; q_*: (B,) fp32.
         """
+        if batch["inputs"].shape[-1] != self.config.seq_len:
+            raise ValueError(
+                f"inputs have {batch['inputs'].shape[-1]} cells per row but the model was built "
+                f"for seq_len={self.config.seq_len}; build it with the data's seq_len"
+            )
         x = self.embed(batch["inputs"], batch["puzzle_identifiers"])
         dtype = forward_dtype(x.device)
         x = x.to(dtype)

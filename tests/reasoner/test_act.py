@@ -39,6 +39,22 @@ class TestCarry:
             assert torch.equal(new.data[key][[0, 2]], b1[key][[0, 2]])
         assert new.steps.tolist() == [2, 1, 2, 1]
 
+    def test_batch_must_match_the_carry(self, trm_cfg, batch, gen):
+        """A batch of another size is refused (a 1-row batch used to broadcast silently)."""
+        model = TRM(trm_cfg())
+        carry, _ = model(model.initial_carry(batch), batch)
+        for size in (1, 8):
+            with pytest.raises(ValueError, match="carry"):
+                model(carry, make_batch(gen, batch_size=size))
+        with pytest.raises(ValueError, match="puzzle_identifiers"):
+            model(carry, {k: v for k, v in batch.items() if k != "puzzle_identifiers"})
+
+    def test_grid_length_must_match_the_config(self, trm_cfg, batch):
+        model = TRM(trm_cfg())
+        short = {**batch, "inputs": batch["inputs"][:, :-1], "labels": batch["labels"][:, :-1]}
+        with pytest.raises(ValueError, match="seq_len"):
+            model(model.initial_carry(short), short)
+
     def test_initial_carry_all_halted(self, trm_cfg, batch):
         carry = TRM(trm_cfg()).initial_carry(batch)
         assert carry.halted.all() and set(carry.data) == set(batch)
