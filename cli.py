@@ -784,7 +784,7 @@ def grid_params(
     Examples:
       hartflow grid params --arch trm-mlp --preset sudoku
     """
-    from hartflow.grid.training import parameter_count
+    from hartflow.grid.models import parameter_count
 
     stdout.print(f"{arch} {preset}: {parameter_count(arch, preset):,} parameters")
 

@@ -37,8 +37,9 @@ from hartflow.distributed import DistContext
 from hartflow.grid.evaluate import head, predict
 from hartflow.grid.jobs import build_sudoku
 from hartflow.grid.loader import load_grid_data
+from hartflow.grid.models import build_grid_model
 from hartflow.grid.train_config import train_config
-from hartflow.grid.training import build_grid_model, train
+from hartflow.grid.training import train
 
 NAME = "grid_cpu"
 # The CPU recipes (the paper's model shapes do not fit a 10-minute, 2-core budget).

@@ -215,40 +215,27 @@ def evaluate_checkpoint(
     """Load a checkpoint written by `train` (EMA weights when it has them) and evaluate it."""
     from hartflow.checkpoint import load_checkpoint, read_config
     from hartflow.grid.loader import load_grid_data
-    from hartflow.grid.training import build_grid_model, check_data_fits, resolve_device
+    from hartflow.grid.models import build_grid_model, check_data_fits, resolve_device
     from reasoner.ema import EMA
 
     checkpoint = resolve_checkpoint(checkpoint)
     config = read_config(checkpoint)
-    train_cfg = config["train"]
-    data = load_grid_data(data_dir)
+    run = config["train"]
+    # the run's own validation groups, so --split validation scores what selection saw
+    data = load_grid_data(data_dir, validation_groups=run["validation_groups"], seed=run["seed"])
     check_data_fits(config, data)
     dev = resolve_device(device)
     model = build_grid_model(config["arch"], config["preset"], config["model_overrides"])
-    ema = EMA(model, decay=train_cfg["ema_rate"]) if train_cfg["ema"] else None
+    ema = EMA(model, decay=run["ema_rate"]) if run["ema"] else None
     state = load_checkpoint(checkpoint, model=model, ema=ema, restore_rng=False)
     model.to(dev)
-    ctx = DistContext(device=dev)
-    bs = batch or train_cfg["eval_batch"] or train_cfg["global_batch"]
-    if ema is not None and use_ema:
+    use_ema = use_ema and ema is not None
+    if use_ema:
         ema.to(dev)
-        with ema.swapped_into(model):
-            result = evaluate(
-                model,
-                data,
-                part=part,
-                global_batch=bs,
-                ctx=ctx,
-                limit=limit,
-                bf16=train_cfg["bf16"],
-            )
-    else:
-        result = evaluate(
-            model, data, part=part, global_batch=bs, ctx=ctx, limit=limit, bf16=train_cfg["bf16"]
-        )
-    result.update(
-        checkpoint=str(checkpoint),
-        step=state.get("step"),
-        weights="ema" if (ema is not None and use_ema) else "live",
-    )
+    with ema.swapped_into(model) if use_ema else nullcontext():
+        result = evaluate(model, data, part=part, ctx=DistContext(device=dev), limit=limit,
+                          global_batch=batch or run["eval_batch"] or run["global_batch"],
+                          bf16=run["bf16"])  # fmt: skip
+    result.update(checkpoint=str(checkpoint), step=state.get("step"),
+                  weights="ema" if use_ema else "live")  # fmt: skip
     return result

@@ -20,6 +20,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,15 @@ from hartflow.distributed import (
 from hartflow.errors import HartFlowError
 from hartflow.grid.evaluate import autocast_for, evaluate
 from hartflow.grid.loader import GridData, load_grid_data, train_batches
+from hartflow.grid.models import (
+    build_grid_model,
+    carry_tensors,
+    check_data_fits,
+    data_overrides,
+    parameter_count,
+    resolve_device,
+    restore_carry,
+)
 from hartflow.grid.runlog import RunLog
 from hartflow.grid.train_config import TrainConfig
 
@@ -89,71 +99,9 @@ class TrainResult:
         return self.evaluations[-1] if self.evaluations else None
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise HartFlowError("device cuda requested but no CUDA GPU is visible; use --device cpu")
-    return torch.device(device)
-
-
-def data_overrides(data: GridData) -> dict[str, Any]:
-    """The model-config fields that the data set fixes."""
-    return {
-        "vocab_size": int(data.meta["vocab_size"]),
-        "seq_len": int(data.meta["seq_len"]),
-        "num_puzzle_identifiers": int(data.meta["num_puzzle_identifiers"]),
-    }
-
-
-def build_grid_model(
-    arch: str, preset: str, overrides: dict[str, Any], *, seed: int = 0
-) -> torch.nn.Module:
-    """reasoner's build_model(grid_config(arch, preset, **overrides)), initialised from `seed`."""
-    from reasoner.presets import build_model, grid_config
-
-    try:
-        generator = torch.Generator().manual_seed(seed)
-        return build_model(grid_config(arch, preset, **overrides), generator=generator)
-    except (TypeError, ValueError) as e:
-        raise HartFlowError(f"bad model config for {arch}/{preset}: {e}") from None
-
-
-def parameter_count(arch: str, preset: str) -> int:
-    """Dense parameters of the model `arch` at `preset` (the puzzle-embedding table excluded)."""
-    from reasoner.presets import count_parameters
-
-    return int(count_parameters(build_grid_model(arch, preset, {})))
-
-
-def check_data_fits(config: dict[str, Any], data: GridData) -> None:
-    """The data set has the vocabulary and sequence length the checkpoint was trained on."""
-    want = {k: config["model_overrides"][k] for k in ("vocab_size", "seq_len")}
-    have = {k: data_overrides(data)[k] for k in want}
-    if want != have:
-        raise HartFlowError(
-            f"the data set has {have} but the checkpoint was trained with {want}; "
-            "evaluate on data built like its training data"
-        )
-
-
 def _steps(cfg: TrainConfig, data: GridData, epochs: float) -> int:
     mean = data.train.n_examples / max(data.train.n_puzzles, 1)
     return int(epochs * data.train.n_groups * mean / cfg.global_batch)
-
-
-def _carry_tensors(carry: Any) -> dict[str, torch.Tensor]:
-    out = {f"state.{k}": v for k, v in carry.state.items()}
-    out.update({f"data.{k}": v for k, v in carry.data.items()})
-    out.update(steps=carry.steps, halted=carry.halted)
-    return out
-
-
-def _restore_carry(carry: Any, tensors: dict[str, torch.Tensor], device: torch.device) -> Any:
-    carry.state = {k: tensors[f"state.{k}"].to(device) for k in carry.state}
-    carry.data = {k: tensors[f"data.{k}"].to(device) for k in carry.data}
-    carry.steps, carry.halted = tensors["steps"].to(device), tensors["halted"].to(device)
-    return carry
 
 
 def _same_recipe(saved: dict[str, Any], cfg: TrainConfig) -> None:
@@ -248,7 +196,7 @@ class _Run:
         if self.carry is None:
             self.carry = self.model.initial_carry(batch)
             if self.carry_tensors is not None:  # resumed: continue the saved carry
-                self.carry = _restore_carry(self.carry, self.carry_tensors, ctx.device)
+                self.carry = restore_carry(self.carry, self.carry_tensors, ctx.device)
                 self.carry_tensors = None
         with autocast_for(ctx.device, cfg.bf16):
             self.carry, out = self.forward(self.carry, batch, generator=self.explore)
@@ -297,7 +245,7 @@ class _Run:
         bs = cfg.eval_batch or cfg.global_batch
         record: dict[str, Any] = {"step": self.step, "seconds": round(self.elapsed, 2)}
         parts = (["validation"] if self.data.validation is not None else []) + ["test"]
-        with _maybe_swapped(self.ema, self.model):
+        with self.ema.swapped_into(self.model) if self.ema is not None else nullcontext():
             for part in parts:
                 r = evaluate(
                     self.model,
@@ -322,7 +270,7 @@ class _Run:
 
     def save(self, out: Path) -> Path:
         folder = out / "checkpoints" / f"step_{self.step:08d}"
-        tensors = _carry_tensors(self.carry) if self.carry is not None else None
+        tensors = carry_tensors(self.carry) if self.carry is not None else None
         save_checkpoint(
             folder,
             model=self.model,
@@ -346,17 +294,6 @@ class _Run:
                 },
             )
         return folder
-
-
-class _maybe_swapped:
-    def __init__(self, ema, model):
-        self.cm = ema.swapped_into(model) if ema is not None else None
-
-    def __enter__(self):
-        return self.cm.__enter__() if self.cm is not None else None
-
-    def __exit__(self, *exc):
-        return self.cm.__exit__(*exc) if self.cm is not None else False
 
 
 def train(
