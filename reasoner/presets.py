@@ -90,4 +90,9 @@ def config_from_dict(data: dict[str, Any]) -> TRMConfig | HRMConfig:
     classes = {v: k for k, v in ARCH_OF.items()}
     if kind not in classes:
         raise ValueError(f"config 'model' must be one of {sorted(classes)}, got {kind!r}")
-    return classes[kind](**data)
+    cls = classes[kind]
+    valid = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - valid)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; valid: {sorted(valid)}")
+    return cls(**data)

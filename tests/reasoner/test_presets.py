@@ -106,3 +106,8 @@ class TestGridConfig:
         assert data["model"] in ("trm", "hrm")
         assert config_from_dict(data) == cfg
         assert isinstance(build_model(config_from_dict(data)), TRM if arch != "hrm" else HRM)
+
+    def test_from_dict_rejects_unknown_fields(self):
+        data = {**config_to_dict(grid_config("trm-att", "tiny")), "n_latent_step": 3}
+        with pytest.raises(ValueError, match="n_latent_step"):
+            config_from_dict(data)
