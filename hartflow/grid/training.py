@@ -323,19 +323,21 @@ def train(
     out = Path(cfg.out)
     ctx = setup_distributed(device=None if cfg.device == "auto" else cfg.device)
     try:
+        # every rank checks (before any collective), so a refusal never leaves a rank waiting
+        found = latest_checkpoint(out)
+        if resume and found is None:
+            raise HartFlowError(f"--resume: no checkpoint under {out}; drop --resume to start")
+        if not resume and found is not None:
+            raise HartFlowError(f"{out} already holds a run; pass --resume or a new --out")
+        if resume:
+            _same_recipe(read_config(found)["train"], cfg)
         data = load_grid_data(cfg.data, validation_groups=cfg.validation_groups, seed=cfg.seed)
         run = _Run(cfg, ctx, data)
         runlog = RunLog(out, enabled=ctx.is_main, plot=cfg.plot)
         if resume:
-            found = latest_checkpoint(out)
-            if found is None:
-                raise HartFlowError(f"--resume: no checkpoint under {out}; drop --resume to start")
-            _same_recipe(read_config(found)["train"], cfg)
             run.restore(found)
             runlog.truncate(run.step)
             log.info("resumed from %s at step %d", found, run.step)
-        elif ctx.is_main and latest_checkpoint(out) is not None:
-            raise HartFlowError(f"{out} already holds a run; pass --resume or a new --out")
         if ctx.is_main:
             write_json(out / "config.json", run.config_json())
         return _loop(run, runlog, out, progress, on_step)
