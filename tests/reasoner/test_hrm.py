@@ -39,6 +39,25 @@ class TestHRM:
         assert all(not g for _, g, _ in calls[6:]) and len(calls) == 12
         assert count_graph_nodes(out.logits, "Silu") == 2 * 2  # 2 layers each, 1 call each
 
+    def test_matches_an_explicit_loop(self, hrm_cfg, batch):
+        """N × (T × z_low = f_low(z_low, z_high + x); z_high = f_high(z_high, z_low))."""
+        model = HRM(hrm_cfg()).eval()
+        _, out = model(model.initial_carry(batch), batch)
+        x = model.embed(batch["inputs"], batch["puzzle_identifiers"])
+        high, low, rot = (
+            model.z_high_init.expand_as(x),
+            model.z_low_init.expand_as(x),
+            model.rotary(),
+        )
+        with torch.no_grad():
+            for _ in range(2):
+                for _ in range(2):
+                    low = model.low(low, high + x, rot)
+                high = model.high(high, low, rot)
+            assert torch.allclose(out.logits, model.lm_head(high[:, 1:]), atol=1e-5)
+            assert torch.allclose(out.q_halt_logits, model.q_head(high[:, 0])[:, 0], atol=1e-5)
+            assert torch.allclose(out.q_continue_logits, model.q_head(high[:, 0])[:, 1], atol=1e-5)
+
     def test_separate_modules_get_gradient(self, hrm_cfg, batch):
         model = HRM(hrm_cfg())
         carry, out = model(model.initial_carry(batch), batch)

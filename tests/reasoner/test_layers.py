@@ -87,6 +87,19 @@ class TestRotary:
         assert torch.allclose(qr[3] @ kr[1], qr[12] @ kr[10], atol=1e-5)
         assert torch.allclose(qr.norm(dim=-1), q.norm(dim=-1), atol=1e-5)
 
+    def test_rotate_half_layout(self, gen):
+        """Dimension i pairs with i + d/2 (not 2i with 2i+1), both at frequency theta^(-2i/d)."""
+        d, pos = 8, 5
+        cos, sin = Rotary(d, 8, theta=100.0)()
+        q = torch.randn(d, generator=gen)
+        qr, _ = apply_rotary(q, q, cos[pos], sin[pos])
+        q, qr = q.tolist(), qr.tolist()
+        for i in range(d // 2):
+            a = pos * 100.0 ** (-2 * i / d)
+            c, s = math.cos(a), math.sin(a)
+            assert qr[i] == pytest.approx(q[i] * c - q[i + d // 2] * s, abs=1e-5)
+            assert qr[i + d // 2] == pytest.approx(q[i + d // 2] * c + q[i] * s, abs=1e-5)
+
     def test_odd_head_dim(self):
         with pytest.raises(ValueError, match="even"):
             Rotary(7, 4)

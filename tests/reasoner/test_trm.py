@@ -102,6 +102,29 @@ class TestTRMHeads:
         assert torch.allclose(logits, model.lm_head(y[:, 2:]), atol=1e-5)
 
 
+class TestTRMRecursion:
+    @pytest.mark.parametrize("variant", [{}, {"single_z": True}, {"separate_nets": True}])
+    def test_matches_an_explicit_loop(self, trm_cfg, batch, variant):
+        """One step = T × (n × z = f(z, y + x); y = f(y, z)), heads on y, from the fixed inits."""
+        model = TRM(trm_cfg(**variant)).eval()
+        _, out = model(model.initial_carry(batch), batch)
+        x = model.embed(batch["inputs"], batch["puzzle_identifiers"])
+        y = model.y_init.expand_as(x) if not variant.get("single_z") else None
+        z = model.z_init.expand_as(x)
+        f, f_y, rot = model.net, model.net_y or model.net, model.rotary()
+        with torch.no_grad():
+            for _ in range(3):
+                for _ in range(2):
+                    z = f(z, x if y is None else y + x, rot)
+                if y is None:
+                    z = f_y(z, None, rot)
+                else:
+                    y = f_y(y, z, rot)
+            read = z if y is None else y
+            assert torch.allclose(out.logits, model.lm_head(read[:, 2:]), atol=1e-5)
+            assert torch.allclose(out.q_halt_logits, model.q_head(read[:, 0])[:, 0], atol=1e-5)
+
+
 class TestTRMGradients:
     @pytest.mark.parametrize(
         ("variant", "grad_calls"),
