@@ -7,6 +7,7 @@ Parts (results merged into benchmarks/results/grid_cpu.json):
   s4      TRM on generated 4×4 Sudoku, wall-clock budget (target: ≥ 99 % exact test accuracy in
           ≤ 10 min on 2 cores)
   s4-hrm  HRM on the same data and budget
+  s4-long the s4 run with a 30-minute budget (where the curve goes when 10 minutes are too few)
   s6      TRM on generated 6×6 Sudoku (target: ≥ 90 % in ≤ 30 min)
   s6-hrm  HRM on the same 6×6 data and budget
   flops   one training step of the 9×9 Sudoku TRM-MLP preset (5.03 M), its FLOP/s (counted
@@ -52,6 +53,7 @@ RUN = {"global_batch": 64, "lr": 3e-3, "lr_warmup_steps": 20, "weight_decay": 0.
 PARTS = {
     "s4": {"size": 4, "arch": "trm-att", "model": TRM_SMALL, "minutes": 10, "target": 0.99},
     "s4-hrm": {"size": 4, "arch": "hrm", "model": HRM_SMALL, "minutes": 10, "target": 0.99},
+    "s4-long": {"size": 4, "arch": "trm-att", "model": TRM_SMALL, "minutes": 30, "target": 0.99},
     "s6": {"size": 6, "arch": "trm-att", "model": TRM_SMALL, "minutes": 30, "target": 0.90},
     "s6-hrm": {"size": 6, "arch": "hrm", "model": HRM_SMALL, "minutes": 30, "target": 0.90},
 }

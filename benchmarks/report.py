@@ -171,10 +171,14 @@ def grid_data(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _pct100(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f} %"
+
+
 def grid_cpu(result: dict) -> str:
     lines = ["| run | model | budget | steps | test exact | unseen-test exact | cells | halt steps "
              "| target |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
-    for part in ("s4", "s4-hrm", "s6", "s6-hrm"):
+    for part in ("s4", "s4-hrm", "s4-long", "s6", "s6-hrm"):
         if part not in result:
             continue
         r = result[part]
@@ -184,8 +188,9 @@ def grid_cpu(result: dict) -> str:
         )
         lines.append(
             f"| {r['size']}×{r['size']} Sudoku | {r['arch']} {r['parameters'] / 1e3:.0f} k "
-            f"| {r['budget_minutes']:g} min | {r['steps']} | {_pct(r['final_test_exact'])} "
-            f"| {_pct(r['unseen_exact'])} (n={r['unseen_n']}) | {_pct(r['final_cell_accuracy'])} "
+            f"| {r['budget_minutes']:g} min | {r['steps']} | {_pct100(r['final_test_exact'])} "
+            f"| {_pct100(r['unseen_exact'])} (n={r['unseen_n']}) "
+            f"| {_pct100(r['final_cell_accuracy'])} "
             f"| {r['final_halt_steps']:.2f} | {target} |"
         )
     if "flops" in result:
