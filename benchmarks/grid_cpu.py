@@ -108,6 +108,7 @@ def learn(part: str, work: Path, minutes: float | None) -> dict[str, Any]:
     load_before = load_avg()
     result = train(cfg, progress=lambda r: print(json.dumps(r), flush=True))
     curve = [{"step": e["step"], "seconds": e["seconds"], "test_exact": e["test"]["exact"],
+              "test_cell_accuracy": e["test"]["cell_accuracy"],
               "validation_exact": e["validation"]["exact"],
               "halt_steps": e["test"]["halt_steps"]} for e in result.evaluations]  # fmt: skip
     reached = next((c for c in curve if c["test_exact"] >= spec["target"]), None)
@@ -183,6 +184,30 @@ def flops(batch: int = 4, repeats: int = 2) -> dict[str, Any]:
             "load_average": load_avg()}  # fmt: skip
 
 
+def plot(result: dict[str, Any], png: Path) -> None:
+    """Test exact and cell accuracy against wall-clock minutes, one line per learning part."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for part, r in result.items():
+        if not isinstance(r, dict) or "curve" not in r:
+            continue
+        minutes = [c["seconds"] / 60 for c in r["curve"]]
+        axes[0].plot(minutes, [c["test_exact"] for c in r["curve"]], "o-", ms=3, label=part)
+        axes[1].plot(minutes, [c.get("test_cell_accuracy", np.nan) for c in r["curve"]], "o-",
+                     ms=3, label=part)  # fmt: skip
+    axes[0].set(title="test exact accuracy", xlabel="minutes", ylim=(-0.02, 1.02))
+    axes[1].set(title="test cell accuracy", xlabel="minutes", ylim=(0, 1.02))
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=90)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="s4,s4-hrm,s6,s6-hrm,flops")
@@ -207,6 +232,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         result[part] = entry
         result["machine"] = {**machine(), "pid": os.getpid()}
         save(NAME, result)
+        plot(result, RESULTS / f"{NAME}.png")
         print(json.dumps({k: v for k, v in entry.items() if k != "curve"}), flush=True)
     return result
 
