@@ -43,7 +43,8 @@ class ACTOutput:
     """One supervision step's outputs.
 
     `q_continue_logits` is None unless the model has `act_continue` (only then is it trained and
-    used for halting); `target_q_continue` is None outside training or without `act_continue`.
+    used for halting); `target_q_continue` is None outside training, without `act_continue`,
+    or with max_halt_steps = 1 (no next step to bootstrap from).
 
     Shapes:
         logits: (B, L, V) fp32; q_halt_logits, q_continue_logits, target_q_continue: (B,) fp32.

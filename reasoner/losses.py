@@ -113,7 +113,8 @@ def act_loss(
     if q_continue and target is None:
         raise ValueError(
             "q_continue=True needs target_q_continue, which the model computes only in training "
-            "with act_continue=True; build it so, or pass q_continue=None (add when present)"
+            "with act_continue=True and max_halt_steps > 1; build it so, or pass "
+            "q_continue=None (add when present)"
         )
     labels = carry.data["labels"]
     logits = out.logits

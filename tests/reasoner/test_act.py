@@ -185,6 +185,13 @@ class TestACTLoss:
         with pytest.raises(ValueError, match="loss"):
             act_loss(out, carry, loss="hinge")
 
+    def test_q_continue_error_names_max_halt_steps(self, hrm_cfg, batch):
+        """With one supervision step there is no next step, hence no bootstrapped target."""
+        model = HRM(hrm_cfg(max_halt_steps=1))
+        carry, out = model(model.initial_carry(batch), batch)
+        with pytest.raises(ValueError, match="max_halt_steps > 1"):
+            act_loss(out, carry, q_continue=True)
+
     def test_lm_loss_is_per_sequence_mean_summed(self, gen):
         logits = torch.randn(2, 3, V, generator=gen)
         labels = torch.tensor([[1, 2, -100], [3, 4, 5]])
