@@ -89,11 +89,14 @@ def plot_curves(log_path: str | Path, png: str | Path) -> Path | None:
     axes[0].plot(steps, [r["loss"] for r in train], lw=1)
     axes[0].set(title="train loss per row (lm)", xlabel="step", yscale="log")
     axes[1].plot(steps, [r["exact"] for r in train], lw=1, label="train (halted rows)")
-    for part, style in (("validation", "s-"), ("test", "o-")):
-        pts = [(r["step"], r[part]["exact"]) for r in evals if part in r]
+    axes[1].plot(steps, [r["accuracy"] for r in train], "C0--", lw=1)
+    for part, colour in (("validation", "C1"), ("test", "C2")):
+        pts = [(r["step"], r[part]["exact"], r[part]["cell_accuracy"]) for r in evals if part in r]
         if pts:
-            axes[1].plot(*zip(*pts, strict=True), style, ms=3, label=part)
-    axes[1].set(title="exact accuracy", xlabel="step", ylim=(-0.02, 1.02))
+            x, exact, cells = zip(*pts, strict=True)
+            axes[1].plot(x, exact, "o-", color=colour, ms=3, label=part)
+            axes[1].plot(x, cells, "o--", color=colour, ms=3)
+    axes[1].set(title="accuracy (exact solid, cells dashed)", xlabel="step", ylim=(-0.02, 1.02))
     axes[1].legend(fontsize=8)
     axes[2].plot(steps, [r["halt_steps"] for r in train], lw=1, label="train")
     pts = [(r["step"], r["test"]["halt_steps"]) for r in evals if "test" in r]
