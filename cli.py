@@ -742,9 +742,9 @@ def grid_train(
         with bar:
             result = train(cfg, resume=resume, progress=update)
     final = result.final or {}
-    title = (f"{cfg.arch} after {result.steps} steps ({result.seconds:.0f} s, stopped by "
-             f"{result.stopped_by}) — test")  # fmt: skip
-    stdout.print(_eval_table(title, final.get("test", {})))
+    stdout.print(f"{cfg.arch}: {result.steps} steps in {result.seconds:.0f} s (stopped by "
+                 f"{result.stopped_by}); {cfg.out}")  # fmt: skip
+    stdout.print(_eval_table("test", final.get("test", {})))
     if result.best is not None:
         stdout.print(f"best on validation: step {result.best['step']} (validation exact "
                      f"{100 * result.best['validation_exact']:.2f} %)")  # fmt: skip
