@@ -6,7 +6,8 @@ One sequence holds three segments, the same layout for x, y and z:
 
 - x (the input, fixed): the prefix carries a feature vector given by the caller (e.g. an HRR
   encoding of the command and the memory's confidence), the command segment the embedded command
-  words, the answer segment a learned "slot" vector.
+  words, the answer segment a learned "slot" vector plus the hypothesis mixture (below), so the
+  hypotheses are re-injected at every latent step.
 - y (the answer): at the answer slots, the score-weighted mixture of the embedded hypothesis
   tokens (each hypothesis one token per slot, `<end>` after its end); elsewhere a fixed init.
   So a correct hypothesis is already in y and copying it is the identity through the residuals.
@@ -29,6 +30,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from reasoner.layers import Block, Linear, ReasoningModule, Rotary, trunc_normal_init_
@@ -55,6 +57,8 @@ class RefinerConfig:
     max_halt_steps: int = 4  # N_sup: supervision steps (eval always runs all of them)
     halt_exploration_prob: float = 0.1
     rope_theta: float = 10000.0
+    zero_init_residual: bool = True  # blocks start as identity maps: copying y0 is free
+    copy_gate: bool = True  # logits += gate(y) · (hypothesis mixture, one-hot): copy by default
     extra: dict = field(default_factory=dict, compare=False)  # free-form notes (JSON-safe)
 
     def __post_init__(self) -> None:
@@ -151,10 +155,21 @@ class Refiner(nn.Module):
             Block(D, cfg.n_heads, cfg.expansion, mixer=cfg.mixer, seq_len=cfg.seq_len, generator=g)
             for _ in range(cfg.n_layers)
         ]
+        if cfg.zero_init_residual:  # every residual branch's output projection starts at 0
+            with torch.no_grad():
+                for block in blocks:
+                    mixer = block.attn.out if cfg.mixer == "attention" else block.token_mlp.down
+                    mixer.weight.zero_()
+                    block.mlp.down.weight.zero_()
         self.net = ReasoningModule(blocks)
         self.rotary = Rotary(D // cfg.n_heads, cfg.max_len, theta=cfg.rope_theta)
         self.lm_head = Linear(D, cfg.vocab_out, generator=g)
         self.q_head = Linear(D, 1, bias=True, generator=g)
+        self.copy_head = Linear(D, 1, bias=True, generator=g) if cfg.copy_gate else None
+        if self.copy_head is not None:  # starts copying whatever the slot's token is
+            with torch.no_grad():
+                self.copy_head.weight.zero_()
+                self.copy_head.bias.fill_(5.0)
         with torch.no_grad():  # TRM: start far from halting
             self.q_head.weight.zero_()
             self.q_head.bias.fill_(-5.0)
@@ -169,15 +184,15 @@ class Refiner(nn.Module):
         if hyps.dim() != 3 or hyps.shape[0] != B:
             raise ValueError(f"hypotheses must be (B={B}, K, La), got {tuple(hyps.shape)}")
         La = hyps.shape[2]
-        L = 1 + Lc + La
-        if L > self.cfg.max_len:
+        length = 1 + Lc + La
+        if length > self.cfg.max_len:
             raise ValueError(
-                f"sequence of {L} positions exceeds max_len {self.cfg.max_len}; "
+                f"sequence of {length} positions exceeds max_len {self.cfg.max_len}; "
                 "build the refiner with a larger max_len"
             )
-        if self.cfg.mixer == "mlp" and L != self.cfg.seq_len:
+        if self.cfg.mixer == "mlp" and length != self.cfg.seq_len:
             raise ValueError(
-                f"mixer='mlp' needs 1 + Lc + La == seq_len {self.cfg.seq_len}, got {L}"
+                f"mixer='mlp' needs 1 + Lc + La == seq_len {self.cfg.seq_len}, got {length}"
             )
         return B, Lc, La
 
@@ -187,14 +202,19 @@ class Refiner(nn.Module):
         Shapes:
             -> (B, 1 + Lc + La, D)
         """
-        B, Lc, La = self._check(batch)
+        B = self._check(batch)[0]
         D = self.cfg.dim
         prefix = self.prefix.expand(B, 1, D)
         if self.features is not None:
             prefix = prefix + self.features(batch["features"].to(prefix.dtype)).unsqueeze(1)
         command = self.embed_in[batch["command"]]  # (B, Lc, D)
-        slots = self.slot.expand(B, La, D)
+        slots = self.slot + self._mixture(batch)  # the hypotheses stay visible in every step
         return self.embed_scale * torch.cat([prefix, command, slots], dim=1)
+
+    def _mixture(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Score-weighted mixture of the hypotheses' token embeddings per slot: (B, La, D)."""
+        weights = batch["hypothesis_weights"].to(self.embed_out.dtype)  # (B, K)
+        return torch.einsum("bk,bkld->bld", weights, self.embed_out[batch["hypotheses"]])
 
     def initial_state(self, batch: dict[str, torch.Tensor]) -> RefinerState:
         """y0 from the hypotheses (score-weighted mixture per slot), z0 fixed.
@@ -204,10 +224,8 @@ class Refiner(nn.Module):
         """
         B, Lc, La = self._check(batch)
         D = self.cfg.dim
-        weights = batch["hypothesis_weights"].to(self.embed_out.dtype)  # (B, K)
-        mixture = torch.einsum("bk,bkld->bld", weights, self.embed_out[batch["hypotheses"]])
         head = self.y_init.expand(B, 1 + Lc, D)
-        y = torch.cat([head, self.embed_scale * mixture], dim=1)
+        y = torch.cat([head, self.embed_scale * self._mixture(batch)], dim=1)
         z = self.z_init.expand(B, 1 + Lc + La, D).clone()
         return RefinerState(y, z)
 
@@ -240,7 +258,7 @@ class Refiner(nn.Module):
         Returns:
             (new state, detached; output with gradients through the last cycle).
         """
-        _, Lc, La = self._check(batch)
+        _, Lc, _ = self._check(batch)
         x = self.embed_inputs(batch) if x is None else x
         state = self.initial_state(batch) if state is None else state
         L = x.shape[1]
@@ -252,14 +270,35 @@ class Refiner(nn.Module):
             for _ in range(self.cfg.n_cycles - 1):
                 y, z = self.latent_recursion(x, y, z, rotary)
                 if trace:
-                    steps.append(self._read(y, Lc))
+                    steps.append(self._read(y, Lc, batch))
         y, z = self.latent_recursion(x, y, z, rotary)
-        logits = self.lm_head(y[:, 1 + Lc :]).float()
+        logits = self._logits(y[:, 1 + Lc :], batch)
         q_halt = self.q_head(y[:, 0]).squeeze(-1).float()
         if trace:
             steps.append((logits.argmax(-1).detach(), torch.sigmoid(q_halt).detach()))
         return RefinerState(y.detach(), z.detach()), RefinerOutput(logits, q_halt, steps)
 
-    def _read(self, y: torch.Tensor, Lc: int) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.lm_head(y[:, 1 + Lc :])
+    def _logits(self, y_answer: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Token logits per slot; with the copy gate, plus gate · P(token | hypotheses), a
+        token-agnostic copy path (a token seen in few positions in training copies as well).
+
+        Shapes:
+            y_answer: (B, La, D) -> (B, La, vocab_out) float32
+        """
+        logits = self.lm_head(y_answer).float()
+        if self.copy_head is None:
+            return logits
+        hyps, w = batch["hypotheses"], batch["hypothesis_weights"].float()  # (B,K,La), (B,K)
+        copy = torch.zeros_like(logits)
+        copy.scatter_add_(-1, hyps.transpose(1, 2), w.unsqueeze(1).expand(-1, hyps.shape[2], -1))
+        copy[..., self.NONE] = 0.0  # "no hypothesis" is not a token to copy
+        gate = F.softplus(self.copy_head(y_answer).float())  # (B, La, 1)
+        return logits + gate * copy
+
+    NONE = 2  # the answer vocabulary's "no hypothesis" id (see hartflow.hybrid.vocab)
+
+    def _read(
+        self, y: torch.Tensor, Lc: int, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self._logits(y[:, 1 + Lc :], batch)
         return logits.argmax(-1), torch.sigmoid(self.q_head(y[:, 0]).squeeze(-1).float())

@@ -70,11 +70,17 @@ def make_items(
             Item(
                 tuple(vocab.encode_command(c)),
                 None if answers is None else tuple(vocab.encode_answer(answers[i])),
-                tuple((tuple(vocab.encode_answer(h.tokens)), h.score) for h in hyps),
+                tuple((tuple(vocab.encode_answer(h.tokens)), _weight(h)) for h in hyps),
                 feats[i],
             )
         )
     return items
+
+
+def _weight(h: Hypothesis) -> float:
+    """The score that weights a hypothesis in the mixture: the reasoner's own answer ranks
+    above every neighbour near miss (+1), then by score."""
+    return h.score + (1.0 if h.source == "answer" else 0.0)
 
 
 def corrupt(
@@ -148,13 +154,11 @@ def collate(
         if corruption and hyps and float(torch.rand((), generator=generator)) < corruption:
             edited = corrupt(hyps[0][0], vocab_out=vocab_out, generator=generator)
             scale = 0.3 + 0.6 * float(torch.rand((), generator=generator))
-            hyps = [] if edited is None else [(edited, hyps[0][1] * scale)] + hyps[1:]
+            hyps = [] if edited is None else [(edited, hyps[0][1] * scale), *hyps[1:]]
         rows.append(hyps)
     Lc = max(len(it.command) for it in items)
     need = [
-        slots_for(
-            max((len(h) for h, _ in hyps), default=0), no_hypothesis_slots=no_hypothesis_slots
-        )
+        slots_for(len(hyps[0][0]) if hyps else 0, no_hypothesis_slots=no_hypothesis_slots)
         for hyps in rows
     ]
     La = max(need)

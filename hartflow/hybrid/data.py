@@ -21,7 +21,6 @@ from hartflow.data import load_examples, tokens
 from hartflow.errors import HartFlowError
 from hartflow.hybrid.config import TrainConfig
 from hartflow.hybrid.hypotheses import Hypothesis, build_reasoner, cross_fit, hypotheses_for
-from hartflow.hybrid.vocab import Vocab
 
 log = logging.getLogger(__name__)
 Tokens = tuple[str, ...]

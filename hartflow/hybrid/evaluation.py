@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -80,6 +81,8 @@ def evaluate_refiner(
     batch_size: int = 128,
     progress: Callable[[int, int], None] | None = None,
     threads: int | None = 1,
+    device: str = "cpu",
+    max_test: int | None = None,
 ) -> dict[str, Any]:
     """Exact match of a trained refiner on a split's test set (the trained one by default).
 
@@ -91,6 +94,7 @@ def evaluate_refiner(
     if threads is not None:
         torch.set_num_threads(threads)
     model, cfg, vocab, config = load_refiner(checkpoint)
+    model.to(device)
     if mode is not None and mode != cfg.mode:
         raise HartFlowError(
             f"{checkpoint} was trained in mode {cfg.mode!r}; evaluate it with --mode {cfg.mode}"
@@ -103,6 +107,11 @@ def evaluate_refiner(
     run_cfg = TrainConfig.from_json({**cfg.to_json(), **overrides})
     out_dir = _checkpoint_folder(checkpoint).parent.parent
     data = prepare(run_cfg, out=out_dir)
+    if max_test is not None and max_test < len(data.test):
+        keep = sorted(random.Random(cfg.seed).sample(range(len(data.test)), max_test))
+        data.test = [data.test[i] for i in keep]
+        data.test_categories = [data.test_categories[i] for i in keep]
+        data.test_hyps = None if data.test_hyps is None else [data.test_hyps[i] for i in keep]
     commands = [c for c, _ in data.test]
     items = make_items(
         vocab, commands, None, data.test_hyps, k=cfg.k, hrr_dim=cfg.feature_dim, seed=cfg.seed
@@ -115,7 +124,8 @@ def evaluate_refiner(
             [items[i] for i in idx], k=cfg.k, no_hypothesis_slots=config["no_hypothesis_slots"],
             fixed_len=model.cfg.seq_len,
         )  # fmt: skip
-        ids, _ = refine(model, batch)
+        ids, _ = refine(model, {k: v.to(device) for k, v in batch.items()})
+        ids = ids.cpu()
         for i, row in zip(idx, ids, strict=True):
             preds[i] = vocab.decode_answer(row)
         if progress:
@@ -124,9 +134,8 @@ def evaluate_refiner(
     per_cat, total_cat = Counter(), Counter()
     for i, (_, answer) in enumerate(data.test):
         hit = preds[i] == answer
-        hyp_hit = (
-            bool(data.test_hyps and data.test_hyps[i]) and data.test_hyps[i][0].tokens == answer
-        )
+        top = data.test_hyps[i][0] if data.test_hyps and data.test_hyps[i] else None
+        hyp_hit = top is not None and top.source == "answer" and top.tokens == answer
         correct += hit
         hyp_correct += hyp_hit
         fixed += hit and not hyp_hit
@@ -160,7 +169,7 @@ def evaluate_refiner(
 
 
 def _hyp_len(item) -> int:
-    return max((len(h) for h, _ in item.hypotheses), default=0)
+    return len(item.hypotheses[0][0]) if item.hypotheses else 0
 
 
 def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:

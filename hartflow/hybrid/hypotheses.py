@@ -1,4 +1,4 @@
-"""Memory hypotheses for the refiner: the zero-shot reasoner's answer plus its neighbours' templates.
+"""Memory hypotheses for the refiner: the zero-shot reasoner's answer and its neighbours'.
 
 For a command the reasoner gives one answer (or none) and its top-k stored skeletons. Hypothesis 1
 is the answer; the others instantiate the neighbour skeletons' templates with the command's own
@@ -99,7 +99,8 @@ def cross_fit(
         if not held or not rest:
             continue
         reasoner = build_reasoner(rest, d=d, k=k, seed=seed)
-        for i, hyps in zip(held, hypotheses_for(reasoner, [pairs[i][0] for i in held], k=k)):
+        answers = hypotheses_for(reasoner, [pairs[i][0] for i in held], k=k)
+        for i, hyps in zip(held, answers, strict=True):
             result[i] = hyps
         log.info("cross-fit fold %d/%d: %d held-out pairs", f + 1, folds, len(held))
         if progress:
@@ -142,8 +143,9 @@ def _instantiate(
 def summary(hyps: Sequence[Sequence[Hypothesis]], answers: Sequence[Tokens]) -> dict[str, float]:
     """How often hypothesis 1 is right, any hypothesis is right, and none exists."""
     n = max(len(answers), 1)
+    rows = list(zip(hyps, answers, strict=True))
     return {
-        "top1_correct": sum(bool(h) and h[0].tokens == a for h, a in zip(hyps, answers)) / n,
-        "any_correct": sum(any(x.tokens == a for x in h) for h, a in zip(hyps, answers)) / n,
+        "top1_correct": sum(bool(h) and h[0].tokens == a for h, a in rows) / n,
+        "any_correct": sum(any(x.tokens == a for x in h) for h, a in rows) / n,
         "empty": sum(not h for h in hyps) / n,
     }

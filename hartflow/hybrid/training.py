@@ -109,9 +109,16 @@ def _select(batch: dict[str, torch.Tensor], rows: torch.Tensor) -> dict[str, tor
 class Trainer:
     """State of one run: model, optimizer, EMA, items; `run()` trains until a budget is spent."""
 
-    def __init__(self, cfg: TrainConfig, *, out: str | Path, ctx: DistContext | None = None):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        *,
+        out: str | Path,
+        ctx: DistContext | None = None,
+        device: str = "cpu",
+    ):
         self.cfg, self.out = cfg, Path(out)
-        self.ctx = ctx or setup_distributed(device="cpu")
+        self.ctx = ctx or setup_distributed(device=device)
         torch.manual_seed(cfg.seed)  # nothing should draw from it; fixed anyway
         self.data = prepare(cfg, out=self.out)
         train = self.data.train
@@ -121,7 +128,7 @@ class Trainer:
         self.model_cfg = cfg.refiner(
             vocab_in=len(self.vocab.words), vocab_out=len(self.vocab.tokens), max_len=max_len
         )
-        self.model = build_model(self.model_cfg, cfg.seed)
+        self.model = build_model(self.model_cfg, cfg.seed).to(self.ctx.device)
         broadcast_parameters(self.model, self.ctx)
         self.items: list[Item] = make_items(
             self.vocab, [c for c, _ in train], [a for _, a in train], self.data.train_hyps,
@@ -190,20 +197,22 @@ class Trainer:
         min_steps = torch.where(
             explore, torch.randint(2, self.model_cfg.max_halt_steps + 1, (B,), generator=g), 1
         )
+        dev = ctx.device
         mine = torch.arange(ctx.rank, B, ctx.world_size)
-        batch, min_steps = _select(full, mine), min_steps[mine]
+        batch = {k: v.to(dev) for k, v in _select(full, mine).items()}
+        min_steps = min_steps[mine].to(dev)
         labels = batch.pop("labels")
-        active = torch.ones(len(mine), dtype=torch.bool)
+        active = torch.ones(len(mine), dtype=torch.bool, device=dev)
         state = None
-        sums = torch.zeros(5)  # rows finished, exact, token acc, steps, loss
+        sums = torch.zeros(5, device=dev)  # rows finished, exact, token acc, steps, loss
         model.train()
         for s in range(self.model_cfg.max_halt_steps):
             idx = active.nonzero().flatten()
-            n_active = all_reduce_(torch.tensor([float(len(idx))]), ctx)
+            n_active = all_reduce_(torch.tensor([float(len(idx))], device=dev), ctx)
             if n_active.item() == 0:
                 break
             ghost = len(idx) == 0  # this rank is done but others are not: join with zero loss
-            use = idx if not ghost else torch.tensor([0])
+            use = idx if not ghost else torch.tensor([0], device=dev)
             sub = _select(batch, use)
             sub_state = None if state is None else type(state)(state.y[use], state.z[use])
             lr = cfg.lr * warmup_constant(self.step, warmup_steps=cfg.warmup_steps)
@@ -215,6 +224,8 @@ class Trainer:
             ((0.0 if ghost else 1.0) * loss / cfg.batch_size).backward()
             all_reduce_gradients(model, ctx)
             self.opt.step()
+            # EMA with warm-up: short runs must not keep the random initial weights
+            self.ema.decay = min(cfg.ema_decay, (1 + self.step) / (10 + self.step))
             self.ema.update(model)
             self.step += 1
             if ghost:
@@ -223,9 +234,11 @@ class Trainer:
             if s + 1 == self.model_cfg.max_halt_steps:
                 halt = torch.ones_like(halt)
             done = idx[halt]
-            sums += torch.tensor(
-                [len(done), exact[halt].sum(), acc[halt].sum(), (s + 1) * len(done), loss.item()]
-            )
+            sums += torch.stack(
+                [torch.tensor(float(len(done)), device=dev), exact[halt].sum().float(),
+                 acc[halt].sum().float(), torch.tensor(float((s + 1) * len(done)), device=dev),
+                 loss.detach().float()]
+            )  # fmt: skip
             if state is None:
                 state = new_state
             else:
@@ -286,6 +299,7 @@ def train(
     resume: bool = False,
     progress: Progress | None = None,
     threads: int | None = 1,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Train the refiner (hybrid or TRM-only) into `out`; `resume` continues the latest
     checkpoint there exactly. Runs data-parallel under torchrun.
@@ -301,7 +315,7 @@ def train(
     if found is not None:  # the run's own settings; only the budget may change on resume
         saved = TrainConfig.from_json(read_config(found)["train"])
         cfg = dataclasses.replace(saved, max_steps=cfg.max_steps, minutes=cfg.minutes)
-    trainer = Trainer(cfg, out=out)
+    trainer = Trainer(cfg, out=out, device=device)
     if resume:
         found = trainer.resume()
         if not found:
