@@ -204,6 +204,52 @@ def grid_cpu(result: dict) -> str:
     return "\n".join(lines)
 
 
+def hybrid_accuracy(result: dict) -> str:
+    b = result["budget"]
+    lines = [
+        "Same refiner and budget in every row (optimizer steps × batch, per part: "
+        + ", ".join(f"{p} {v['steps']} × {v['batch']}" for p, v in b.items())
+        + "); exact match % on a seeded random subset of each test set (n). HRR-only = the "
+        "zero-shot reasoner's own answer on the same subset; fixed/broken = hybrid answers that "
+        "differ from it for the better/worse. Machine: " + result["machine"]["shared"] + ".",
+        "",
+        "| task | split | n | HRR-only | TRM-only | **hybrid** | fixed | broken | train s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    by = {(r["task"], r["split"], r["mode"]): r for r in result["rows"]}
+    for (task, split, mode), r in by.items():
+        if mode != "hybrid":
+            continue
+        trm = by.get((task, split, "trm"))
+        trm_pct = "–" if trm is None else f"{100 * trm['exact_match']:.1f}"
+        lines.append(
+            f"| {task} | {split} | {r['n']} | {100 * r['hrr_exact_match']:.1f} | {trm_pct} "
+            f"| **{100 * r['exact_match']:.1f}** | {r['fixed']} | {r['broken']} "
+            f"| {r['train_seconds']:.0f} |"
+        )
+    if result["ablations"]:
+        lines += ["", "Ablations (one setting changed from T=2, n=2, k=3; hybrid):", "",
+                  "| task | split | T | n | k | n test | exact % | HRR-only % |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        main = [r for r in result["rows"] if r["mode"] == "hybrid"]
+        for r in sorted(
+            [*[m for m in main if (m["task"], m["split"]) in
+               {(a["task"], a["split"]) for a in result["ablations"]}], *result["ablations"]],
+            key=lambda r: (r["task"], r["n_cycles"], r["n_latent_steps"], r["k"]),
+        ):  # fmt: skip
+            lines.append(
+                f"| {r['task']} | {r['split']} | {r['n_cycles']} | {r['n_latent_steps']} "
+                f"| {r['k']} | {r['n']} | {100 * r['exact_match']:.1f} "
+                f"| {100 * r['hrr_exact_match']:.1f} |"
+            )
+    cogs = by.get(("cogs", "gen", "hybrid"))
+    if cogs and "per_category" in cogs:
+        lines += ["", "COGS gen per category (hybrid, test subset):", "",
+                  "| category | exact % |", "|---|---:|"]  # fmt: skip
+        lines += [f"| {c} | {100 * v:.1f} |" for c, v in cogs["per_category"].items()]
+    return "\n".join(lines)
+
+
 RENDERERS = {
     "grid_data": grid_data,
     "grid_cpu": grid_cpu,
@@ -212,6 +258,7 @@ RENDERERS = {
     "memory_search": memory_search,
     "scan_accuracy": scan_accuracy,
     "cogs_accuracy": cogs_accuracy,
+    "hybrid_accuracy": hybrid_accuracy,
 }
 
 
