@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 Tokens = tuple[str, ...]
 MAX_SPAN = 2  # span lengths (in skeleton symbols) that an edit may replace
 MAX_OFFSET = 8  # how far after a translation a position token is looked for
+MIN_SUPPORT = 10  # skeleton pairs that must show an edit before it is used
 
 
 def induce_positions(
@@ -94,10 +95,12 @@ class SpanEdits:
         self.position_of = {t: p for p, t in positions.items()}
         self.is_slot = is_slot
         self.edits: dict[tuple[Tokens, Tokens], Counter] = defaultdict(Counter)
-        self.by_beta: dict[Tokens, list[tuple[Tokens, Counter]]] = defaultdict(list)
+        self.lengths: set[int] = set()
+        self.by_beta: dict[Tokens, list[tuple[Tokens, tuple, int, bool]]] = defaultdict(list)
 
     # ---------------------------------------------------------------------------------- learn
     def learn(self, stored: dict[Tokens, Tokens]) -> SpanEdits:
+        self.lengths = {len(s) for s in stored}
         if not self.token_of:
             return self
         spans = Counter(
@@ -126,9 +129,13 @@ class SpanEdits:
                             if script is not None:
                                 self.edits[alpha, beta][script] += 1
         for (alpha, beta), scripts in self.edits.items():
-            self.by_beta[beta].append((alpha, scripts))
+            total = sum(scripts.values())
+            for script, support in scripts.most_common(3):
+                if support >= MIN_SUPPORT and support >= 0.1 * total:
+                    inserts = any(old[0] == "+" for old, _ in script)
+                    self.by_beta[beta].append((alpha, script, support, inserts))
         for options in self.by_beta.values():
-            options.sort(key=lambda x: -sum(x[1].values()))
+            options.sort(key=lambda x: -x[2])
         return self
 
     def _shift(self, skel: Tokens, tmpl: Tokens, q: int, alpha: Tokens, beta: Tokens) -> list:
@@ -172,41 +179,78 @@ class SpanEdits:
         ).get_opcodes():
             if tag == "equal":
                 continue
-            if tag == "insert":
-                return None  # where an insertion goes depends on the rest; not transferable
-            piece = tuple(old[i1:i2])
-            if not any(x.startswith(("<s", "@r")) for x in piece):
+            piece, put = tuple(old[i1:i2]), tuple(new[j1:j2])
+            if tag == "insert":  # anchored on the token before (or the start)
+                anchor = (old[i1 - 1],) if i1 else ("^",)
+                piece, put = ("+", *anchor), (anchor if i1 else ()) + put
+            if not any(x.startswith(("<s", "@r")) for x in piece + put):
                 return None  # an edit must touch the span itself
-            script.append((piece, tuple(new[j1:j2])))
+            script.append((piece, put))
         return tuple(script)
 
     # ---------------------------------------------------------------------------------- apply
     def apply(
-        self, skel: Tokens, lookup: Callable[[Tokens], Tokens | None]
+        self,
+        skel: Tokens,
+        lookup: Callable[[Tokens], Tokens | None],
+        *,
+        depth: int = 4,
+        budget: int = 400,
     ) -> tuple[Tokens, str] | None:
-        """(template for `skel`, the edit used) from a stored skeleton one span away, or None."""
-        for q in range(len(skel)):
-            for n in range(1, MAX_SPAN + 1):
-                beta = skel[q : q + n]
-                if len(beta) < n:
-                    continue
-                for alpha, scripts in self.by_beta.get(beta, ()):
-                    source = skel[:q] + alpha + skel[q + n :]
-                    tmpl = lookup(source)
-                    if not tmpl:
-                        continue
-                    shifted = self._shift(source, tmpl, q, alpha, beta)
-                    for script, support in scripts.most_common(3):
-                        done = _rewrite(shifted, script)
-                        if done is not None:
-                            out = self._absolute(done, skel, q)
-                            if out is not None:
-                                why = (
-                                    f"span edit {' '.join(alpha)!r} -> {' '.join(beta)!r} at {q} "
-                                    f"on '{' '.join(source)}' (support {support})"
-                                )
-                                return out, why
+        """(template for `skel`, the edits used) from the nearest stored skeleton at most `depth`
+        span edits away (breadth first, at most `budget` skeletons tried), or None. Edits that
+        only replace and delete are tried first; insertions only when those find nothing."""
+        lo, hi = min(self.lengths, default=0), max(self.lengths, default=-1)
+        if not lo - depth * MAX_SPAN <= len(skel) <= hi + depth * MAX_SPAN:
+            return None  # every stored skeleton is more than `depth` edits away
+        for inserts in (False, True):
+            found = self._search(skel, lookup, inserts, depth, budget)
+            if found is not None:
+                return found
         return None
+
+    def _search(self, skel, lookup, inserts, depth, budget) -> tuple[Tokens, str] | None:
+        parent: dict[Tokens, tuple | None] = {skel: None}  # source -> the step back to skel
+        frontier = [skel]
+        for _ in range(depth):
+            following = []
+            for node in frontier:
+                for q in range(len(node)):
+                    for n in range(1, MAX_SPAN + 1):
+                        beta = node[q : q + n]
+                        for alpha, script, support, with_inserts in self.by_beta.get(beta, ()):
+                            if (with_inserts and not inserts) or len(beta) < n:
+                                continue
+                            source = node[:q] + alpha + node[q + n :]
+                            if source in parent:
+                                continue
+                            parent[source] = (node, q, alpha, beta, script, support)
+                            tmpl = lookup(source)
+                            found = self._replay(source, tmpl, parent) if tmpl else None
+                            if found is not None:
+                                return found
+                            following.append(source)
+                            budget -= 1
+                            if budget <= 0:
+                                return None
+            frontier = following
+        return None
+
+    def _replay(self, source: Tokens, tmpl: Tokens, parent: dict) -> tuple[Tokens, str] | None:
+        """Carry a stored template back along the edits that led to `source`."""
+        why = []
+        while parent[source] is not None:
+            node, q, alpha, beta, script, support = parent[source]
+            done = _rewrite(self._shift(source, tmpl, q, alpha, beta), script)
+            out = None if done is None else self._absolute(done, node, q)
+            if out is None:
+                return None
+            why.append(
+                f"span edit {' '.join(alpha)!r} -> {' '.join(beta)!r} at {q} "
+                f"on '{' '.join(source)}' (support {support})"
+            )
+            source, tmpl = node, out
+        return tmpl, "; ".join(why)
 
     def _absolute(self, tmpl: list[str], skel: Tokens, q: int) -> Tokens | None:
         n_before = sum(self.is_slot(x) for x in skel[:q])
@@ -229,6 +273,11 @@ def _rewrite(tokens: list[str], script: tuple) -> list[str] | None:
     out = list(tokens)
     start = 0
     for old, new in script:
+        if old == ("+", "^"):
+            out[0:0] = new
+            start = len(new)
+            continue
+        old = old[1:] if old[0] == "+" else old
         n = len(old)
         at = next((i for i in range(start, len(out) - n + 1) if tuple(out[i : i + n]) == old), None)
         if at is None:

@@ -279,7 +279,7 @@ class ZeroShotReasoner:
         if tokens is None:
             return found
         score = found.skeletons[0][1] if found.skeletons else 0.0
-        rules = [why, *(f"template choice: {c}" for c in changed)]
+        rules = [*why.split("; "), *(f"template choice: {c}" for c in changed)]
         return Answer(found.command, tokens, score, found.skeletons, found.lexicon, rules)
 
     def _primary(self, skel: Tokens) -> Tokens | None:
