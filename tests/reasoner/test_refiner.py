@@ -127,8 +127,8 @@ class TestLearning:
     def test_learns_to_copy_and_copies_longer_answers(self):
         """Trained on answers of <= 6 tokens, it copies 24-token hypotheses (rotary positions).
 
-        Residual branches start random here (not at zero), so copying has to be learned."""
-        model = _model(n_cycles=1, n_latent_steps=1, zero_init_residual=False)
+        Residual branches start random and the copy gate is off, so copying has to be learned."""
+        model = _model(n_cycles=1, n_latent_steps=1, zero_init_residual=False, copy_gate=False)
         batch, labels = _copy_batch(64, 6, torch.Generator().manual_seed(2))
         _, out = model(batch)
         assert (out.logits.argmax(-1) == labels).all(-1).float().mean() < 0.5  # not by luck
@@ -148,3 +148,16 @@ class TestLearning:
                 _, out = model(batch)
                 exact = (out.logits.argmax(-1) == labels).all(-1).float().mean()
                 assert exact > 0.95, (La, float(exact))
+
+
+class TestCopyGate:
+    def test_fresh_model_copies_the_weighted_hypothesis(self):
+        batch, labels = _copy_batch(16, 20, torch.Generator().manual_seed(3))
+        _, out = _model()(batch)
+        assert torch.equal(out.logits.argmax(-1), labels)
+
+    def test_none_is_never_copied(self):
+        batch = _batch(K=1)
+        batch["hypotheses"].fill_(NONE)
+        _, out = _model(zero_init_residual=False)(batch)
+        assert not out.logits.argmax(-1).eq(NONE).all()
