@@ -229,7 +229,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                      measured_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))  # fmt: skip
         # re-read just before writing: two invocations may run side by side on different parts
         result = json.loads(path.read_text()) if path.exists() else {}
-        result[part] = entry
+        key = part if part != "flops" or args.threads == 2 else f"flops-{args.threads}-thread"
+        result[key] = entry
         result["machine"] = {**machine(), "pid": os.getpid()}
         save(NAME, result)
         plot(result, RESULTS / f"{NAME}.png")

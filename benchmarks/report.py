@@ -193,10 +193,11 @@ def grid_cpu(result: dict) -> str:
             f"| {_pct100(r['final_cell_accuracy'])} "
             f"| {r['final_halt_steps']:.2f} | {target} |"
         )
-    if "flops" in result:
-        r = result["flops"]
+    for key in sorted(k for k in result if k.startswith("flops")):
+        r = result[key]
         lines.append(
-            f"| 9×9 training step | trm-mlp {r['parameters'] / 1e6:.2f} M, batch {r['batch']} "
+            f"| 9×9 training step, {r.get('threads', 2)} thread(s) "
+            f"| trm-mlp {r['parameters'] / 1e6:.2f} M, batch {r['batch']} "
             f"| – | – | {r['model_flops_per_s'] / 1e9:.1f} GFLOP/s vs torch.mm "
             f"{r['gemm_flops_per_s'] / 1e9:.1f} GFLOP/s | – | – | – "
             f"| ≥ 40 %: {100 * r['fraction']:.0f} % ({'met' if r['met'] else 'not met'}) |"

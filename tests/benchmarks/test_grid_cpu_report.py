@@ -19,4 +19,4 @@ def test_rows_and_targets():
     assert "| 4×4 Sudoku | trm-att 58 k | 10 min | 500 | 99.5 % | 99.0 % (n=300)" in lines[2]
     assert lines[2].endswith("≥ 99 %: met at 7.0 min |")
     assert lines[3].endswith("≥ 90 %: not met |")
-    assert "3.0 GFLOP/s vs torch.mm 4.0 GFLOP/s" in lines[4] and "75 % (met)" in lines[4]
+    assert "2 thread(s)" in lines[4] and "3.0 GFLOP/s vs torch.mm 4.0 GFLOP/s" in lines[4] and "75 % (met)" in lines[4]
