@@ -96,10 +96,14 @@ class SpanEdits:
         self.is_slot = is_slot
         self.edits: dict[tuple[Tokens, Tokens], Counter] = defaultdict(Counter)
         self.lengths: set[int] = set()
+        self.order_tokens: set[str] = set()
         self.by_beta: dict[Tokens, list[tuple[Tokens, tuple, int, bool]]] = defaultdict(list)
 
     # ---------------------------------------------------------------------------------- learn
-    def learn(self, stored: dict[Tokens, Tokens]) -> SpanEdits:
+    def learn(self, stored: dict[Tokens, Tokens], outputs: Sequence[Tokens] = ()) -> SpanEdits:
+        """Read span edits off pairs of stored skeletons; `outputs` (the training outputs) give
+        the order that position tokens keep, which an edited template must keep too."""
+        self.order_tokens = induce_order_tokens(outputs, self.token_of)
         self.lengths = {len(s) for s in stored}
         if not self.token_of:
             return self
@@ -188,6 +192,22 @@ class SpanEdits:
             script.append((piece, put))
         return tuple(script)
 
+    def ordered(self, tokens: Sequence[str]) -> bool:
+        """Whether the induced order of position tokens holds (see `induce_order_tokens`)."""
+        last: dict[str, int] = {}
+        pending: set[str] = set()
+        for t in tokens:
+            p = self.position_of.get(t)
+            if p is not None:
+                for s in pending:
+                    if p < last.get(s, -1):
+                        return False
+                    last[s] = p
+                pending.clear()
+            elif t in self.order_tokens:
+                pending.add(t)
+        return True
+
     # ---------------------------------------------------------------------------------- apply
     def apply(
         self,
@@ -241,8 +261,12 @@ class SpanEdits:
         why = []
         while parent[source] is not None:
             node, q, alpha, beta, script, support = parent[source]
-            done = _rewrite(self._shift(source, tmpl, q, alpha, beta), script)
-            out = None if done is None else self._absolute(done, node, q)
+            out = None
+            for done in _rewrites(self._shift(source, tmpl, q, alpha, beta), script):
+                out = self._absolute(done, node, q)
+                if out is not None and self.ordered(out):
+                    break
+                out = None
             if out is None:
                 return None
             why.append(
@@ -268,20 +292,43 @@ class SpanEdits:
         return tuple(out)
 
 
-def _rewrite(tokens: list[str], script: tuple) -> list[str] | None:
-    """Apply (old piece -> new piece) replacements in order; None if a piece is missing."""
-    out = list(tokens)
-    start = 0
-    for old, new in script:
-        if old == ("+", "^"):
-            out[0:0] = new
-            start = len(new)
-            continue
-        old = old[1:] if old[0] == "+" else old
-        n = len(old)
-        at = next((i for i in range(start, len(out) - n + 1) if tuple(out[i : i + n]) == old), None)
-        if at is None:
-            return None
-        out[at : at + n] = new
-        start = at + len(new)
-    return out
+def _rewrites(tokens: list[str], script: tuple, start: int = 0):
+    """Every result of applying (old piece -> new piece) replacements in order. A replacement
+    takes the first match from where the last one ended; an insertion (old piece "+ anchor")
+    may go after any later match of its anchor, so it branches."""
+    if not script:
+        yield tokens
+        return
+    (old, new), rest = script[0], script[1:]
+    if old == ("+", "^"):
+        yield from _rewrites(list(new) + tokens, rest, len(new))
+        return
+    inserting = old[0] == "+"
+    old = old[1:] if inserting else old
+    n = len(old)
+    for at in range(start, len(tokens) - n + 1):
+        if tuple(tokens[at : at + n]) == old:
+            yield from _rewrites(tokens[:at] + list(new) + tokens[at + n :], rest, at + len(new))
+            if not inserting:
+                return
+
+
+def induce_order_tokens(outputs: Sequence[Tokens], positions: dict[int, str]) -> set[str]:
+    """Tokens after which the outputs' position tokens never go down: for such a token, the first
+    position token after each of its occurrences is non-decreasing in every training output."""
+    rank = {t: p for p, t in positions.items()}
+    ok: dict[str, bool] = {}  # token -> order held so far
+    for out in outputs:
+        last: dict[str, int] = {}
+        pending: set[str] = set()
+        for t in out:
+            if t in rank:
+                for s in pending:
+                    if rank[t] < last.get(s, -1):
+                        ok[s] = False
+                    last[s] = rank[t]
+                pending.clear()
+            else:
+                ok.setdefault(t, True)
+                pending.add(t)
+    return {t for t, good in ok.items() if good}

@@ -153,7 +153,7 @@ class ZeroShotReasoner:
         stored = {skel: choice.templates[0] for skel, choice in self.choices.items()}
         self.positions = induce_positions(data, self.lexicon, self.classes)
         self.span_edits = SpanEdits(self.positions, lambda x: x not in self.function_words)
-        self.span_edits.learn(stored)
+        self.span_edits.learn(stored, [o for _, o in data])
         self.rules = induce_rules(data, self.function_words)
         stored.update(self._derive(stored))
         for skel, _ in self.unclear:
