@@ -4,6 +4,8 @@ Vectors are real tensors whose last dimension is `d`. Every operation broadcasts
 dimensions, keeps the device, and returns the (promoted) floating dtype of its inputs. The FFTs are
 real FFTs (`rfft`/`irfft(n=d)`), which halve the work of the complex FFT and are exact for odd `d`.
 Half-precision inputs are computed in float32 and cast back (CPU FFTs have no half support).
+Large CPU batches of `bind`/`unbind`/`bind_spectrum` stream through cache-sized chunks
+(`hrr.streaming`): same arithmetic per row, less memory traffic, and only the result is allocated.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from hrr.errors import HRRError
+from hrr.streaming import stream_bind
 
 __all__ = [
     # creation
@@ -217,6 +220,9 @@ def bind(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         a: (*A, d), b: (*B, d) -> (broadcast(A, B), d)
     """
     check_pair(a, b, "bind")
+    out = stream_bind(a, b)
+    if out is not None:
+        return out
     return from_spectrum(_product(spectrum(a), spectrum(b)), a.shape[-1], _result_dtype(a, b))
 
 
@@ -236,6 +242,9 @@ def bind_spectrum(a: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
             f"bind_spectrum: spec must be complex with last dimension d // 2 + 1 = {d // 2 + 1}, "
             f"got {spec.dtype} {tuple(spec.shape)} (make it with hrr.spectrum)"
         )
+    out = stream_bind(a, spec, spectral=True)
+    if out is not None:
+        return out
     return from_spectrum(_product(spectrum(a), spec), d, a.dtype)
 
 
@@ -248,15 +257,23 @@ def unbind(c: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         c: (*C, d), a: (*A, d) -> (broadcast(C, A), d)
     """
     check_pair(c, a, "unbind")
-    return from_spectrum(
-        _product(spectrum(c), spectrum(a).conj()), c.shape[-1], _result_dtype(c, a)
-    )
+    out = stream_bind(c, a, correlate=True)
+    if out is not None:
+        return out
+    g = spectrum(a)
+    # conjugate the fresh spectrum in place: a lazy .conj() would be copied out again by mul_
+    g = g.conj() if _needs_grad(g) else g.conj_physical_()
+    return from_spectrum(_product(spectrum(c), g), c.shape[-1], _result_dtype(c, a))
+
+
+def _needs_grad(*xs: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(x.requires_grad for x in xs)
 
 
 def _product(f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """f * g, in place into f when autograd does not need f and shapes allow (saves a buffer)."""
     fits = f.shape == torch.broadcast_shapes(f.shape, g.shape) and f.dtype == g.dtype
-    if fits and not (torch.is_grad_enabled() and (f.requires_grad or g.requires_grad)):
+    if fits and not _needs_grad(f, g):
         return f.mul_(g)
     return f * g
 

@@ -115,6 +115,81 @@ class TestUnbind:
         assert 1 - float(hrr.similarity(x, value)) < 1e-5
 
 
+class TestStreaming:
+    """The chunked CPU path of bind/unbind/bind_spectrum equals the one-shot path."""
+
+    @pytest.fixture
+    def stream(self, monkeypatch):
+        """Stream every batch, in chunks of 3 rows of d = 37 (a ragged last chunk)."""
+        monkeypatch.setattr(hrr.streaming, "STREAM_MIN_BYTES", 0)
+        monkeypatch.setattr(hrr.streaming, "CHUNK_BYTES", 3 * 37 * 4)
+        monkeypatch.setattr(hrr.streaming, "THREADED_CHUNK_BYTES", 3 * 37 * 4)
+
+    @staticmethod
+    def one_shot(fn, *args):
+        saved, hrr.streaming.STREAM_MIN_BYTES = hrr.streaming.STREAM_MIN_BYTES, 2**62
+        try:
+            return fn(*args)
+        finally:
+            hrr.streaming.STREAM_MIN_BYTES = saved
+
+    @pytest.mark.parametrize(
+        ("sa", "sb"),
+        [((10, 37), (10, 37)), ((10, 37), (37,)), ((37,), (10, 37)), ((2, 5, 37), (1, 1, 37))],
+    )
+    @pytest.mark.parametrize("dtype", DTYPES)
+    @pytest.mark.parametrize("op", ["bind", "unbind"])
+    def test_equals_one_shot(self, stream, sa, sb, dtype, op):
+        gen = torch.Generator().manual_seed(7)
+        a = hrr.random(sa[:-1], 37, generator=gen, dtype=dtype)
+        b = hrr.random(sb[:-1], 37, generator=gen, dtype=dtype)
+        fn = getattr(hrr, op)
+        assert hrr.streaming.stream_bind(a, b, correlate=op == "unbind") is not None
+        got, ref = fn(a, b), self.one_shot(fn, a, b)
+        assert got.shape == ref.shape and got.dtype == dtype
+        assert torch.allclose(got, ref, atol=1e-6 if dtype == torch.float32 else 1e-12, rtol=0)
+
+    def test_equals_direct_convolution_and_correlation(self, stream):
+        a = hrr.random(8, 37, seed=1, dtype=torch.float64)
+        b = hrr.random(8, 37, seed=2, dtype=torch.float64)
+        assert torch.allclose(hrr.bind(a, b), direct_convolution(a, b), atol=1e-12, rtol=0)
+        correlation = direct_convolution(a, hrr.inverse(b))
+        assert torch.allclose(hrr.unbind(a, b), correlation, atol=1e-12, rtol=0)
+        assert torch.allclose(hrr.unbind(b[0], a), direct_convolution(b[0], hrr.inverse(a)))
+
+    @pytest.mark.parametrize("per_row_spec", [False, True])
+    @pytest.mark.parametrize("conj", [False, True])
+    def test_bind_spectrum(self, stream, per_row_spec, conj):
+        batch = hrr.random(10, 37, seed=3)
+        roles = hrr.random(10 if per_row_spec else 1, 37, seed=4)
+        spec = hrr.spectrum(roles).conj() if conj else hrr.spectrum(roles)
+        assert hrr.streaming.stream_bind(batch, spec, spectral=True) is not None
+        got = hrr.bind_spectrum(batch, spec)
+        ref = (hrr.unbind if conj else hrr.bind)(batch, roles)
+        assert torch.allclose(got, self.one_shot(hrr.bind_spectrum, batch, spec), atol=1e-6)
+        assert torch.allclose(got, ref, atol=1e-6)
+        # one shared vector against per-row cached spectra
+        shared = hrr.bind_spectrum(batch[0], spec)
+        assert torch.allclose(shared, self.one_shot(hrr.bind_spectrum, batch[0], spec), atol=1e-6)
+
+    def test_falls_back_where_it_does_not_apply(self, stream):
+        a = hrr.random((3, 1), 37, seed=5)
+        b = hrr.random((1, 4), 37, seed=6)
+        cases = {
+            "partial broadcast": (a, b),
+            "strided rows": (hrr.random(6, 74, seed=7)[:, ::2], hrr.random(6, 37, seed=8)),
+            "mixed dtypes": (a[:, 0], a[:, 0].double()),
+            "gradient": (a[:, 0].clone().requires_grad_(), a[:, 0]),
+        }
+        for name, (x, y) in cases.items():
+            assert hrr.streaming.stream_bind(x, y) is None, name
+            assert torch.allclose(hrr.bind(x, y), self.one_shot(hrr.bind, x, y)), name
+
+    def test_threshold_keeps_small_batches_one_shot(self):
+        a = hrr.random(4, 64, seed=9)
+        assert hrr.streaming.stream_bind(a, a) is None  # 1 KiB, far below STREAM_MIN_BYTES
+
+
 class TestInverses:
     @pytest.mark.parametrize("d", DIMS)
     def test_involution(self, d):
