@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 Tokens = tuple[str, ...]
 MAX_SPAN = 2  # span lengths (in skeleton symbols) that an edit may replace
 MAX_OFFSET = 8  # how far after a translation a position token is looked for
+MAX_INSERT = 3  # longest modifier (in skeleton symbols) an edit may add after a symbol
 MIN_SUPPORT = 10  # skeleton pairs that must show an edit before it is used
 
 
@@ -97,6 +98,7 @@ class SpanEdits:
         self.edits: dict[tuple[Tokens, Tokens], Counter] = defaultdict(Counter)
         self.lengths: set[int] = set()
         self.order_tokens: set[str] = set()
+        self.modifiers: set[tuple[Tokens, Tokens]] = set()  # edits that add a modifier
         self.by_beta: dict[Tokens, list[tuple[Tokens, tuple, int, bool]]] = defaultdict(list)
 
     # ---------------------------------------------------------------------------------- learn
@@ -132,12 +134,29 @@ class SpanEdits:
                             script = self._diff(skel, tmpl, q, alpha, beta, target)
                             if script is not None:
                                 self.edits[alpha, beta][script] += 1
+            for q in range(1, len(skel)):  # a modifier: the symbol before it gains `gamma`
+                for m in range(1, MAX_INSERT + 1):
+                    gamma = skel[q : q + m]
+                    if len(gamma) < m or not any(map(self.is_slot, gamma)):
+                        continue
+                    shorter = skel[:q] + skel[q + m :]
+                    source = stored.get(shorter)
+                    if source:
+                        alpha, beta = skel[q - 1 : q], skel[q - 1 : q + m]
+                        script = self._diff(shorter, source, q - 1, alpha, beta, tmpl)
+                        if script is not None:
+                            self.edits[alpha, beta][script] += 1
+                            self.modifiers.add((alpha, beta))
         for (alpha, beta), scripts in self.edits.items():
             total = sum(scripts.values())
             for script, support in scripts.most_common(3):
                 if support >= MIN_SUPPORT and support >= 0.1 * total:
-                    inserts = any(old[0] == "+" for old, _ in script)
-                    self.by_beta[beta].append((alpha, script, support, inserts))
+                    kind = (
+                        2
+                        if (alpha, beta) in self.modifiers
+                        else int(any(old[0] == "+" for old, _ in script))
+                    )
+                    self.by_beta[beta].append((alpha, script, support, kind))
         for options in self.by_beta.values():
             options.sort(key=lambda x: -x[2])
         return self
@@ -219,27 +238,29 @@ class SpanEdits:
     ) -> tuple[Tokens, str] | None:
         """(template for `skel`, the edits used) from the nearest stored skeleton at most `depth`
         span edits away (breadth first, at most `budget` skeletons tried), or None. Edits that
-        only replace and delete are tried first; insertions only when those find nothing."""
+        only replace and delete are tried first, then those that insert, then those that add a
+        modifier."""
         lo, hi = min(self.lengths, default=0), max(self.lengths, default=-1)
-        if not lo - depth * MAX_SPAN <= len(skel) <= hi + depth * MAX_SPAN:
+        reach = depth * max(MAX_SPAN, MAX_INSERT)  # an edit changes the length by at most this
+        if not lo - reach <= len(skel) <= hi + reach:
             return None  # every stored skeleton is more than `depth` edits away
-        for inserts in (False, True):
-            found = self._search(skel, lookup, inserts, depth, budget)
+        for kinds in (0, 1, 2):  # replace/delete only; also insert; also add modifiers
+            found = self._search(skel, lookup, kinds, depth, budget)
             if found is not None:
                 return found
         return None
 
-    def _search(self, skel, lookup, inserts, depth, budget) -> tuple[Tokens, str] | None:
+    def _search(self, skel, lookup, kinds, depth, budget) -> tuple[Tokens, str] | None:
         parent: dict[Tokens, tuple | None] = {skel: None}  # source -> the step back to skel
         frontier = [skel]
         for _ in range(depth):
             following = []
             for node in frontier:
                 for q in range(len(node)):
-                    for n in range(1, MAX_SPAN + 1):
+                    for n in range(1, MAX_SPAN + MAX_INSERT + 1):
                         beta = node[q : q + n]
-                        for alpha, script, support, with_inserts in self.by_beta.get(beta, ()):
-                            if (with_inserts and not inserts) or len(beta) < n:
+                        for alpha, script, support, kind in self.by_beta.get(beta, ()):
+                            if kind > kinds or len(beta) < n:
                                 continue
                             source = node[:q] + alpha + node[q + n :]
                             if source in parent:
