@@ -34,6 +34,7 @@ class RunData:
     test_categories: list[str]
     train_hyps: list[list[Hypothesis]] | None
     test_hyps: list[list[Hypothesis]] | None
+    cache_file: str | None = None  # the hypotheses' cache file name (hybrid mode)
 
 
 def load_pairs(cfg: TrainConfig) -> tuple[list, list, list[str]]:
@@ -73,17 +74,23 @@ def prepare(
     *,
     out: Path,
     progress: Callable[[str, int, int], None] | None = None,
+    prefer: str | None = None,
 ) -> RunData:
-    """Load the pairs and, in hybrid mode, the hypotheses (from the cache or computed)."""
+    """Load the pairs and, in hybrid mode, the hypotheses (from the cache or computed).
+
+    `prefer` names a cache file to use if it exists (the one a checkpoint was trained with, so
+    evaluation sees the same memory even if the reasoner's code changed since)."""
     train, test, cats = load_pairs(cfg)
     if cfg.mode == "trm":
         return RunData(train, test, cats, None, None)
     cache = Path(cfg.cache_dir) if cfg.cache_dir else out
     path = cache / f"hypotheses-{_fingerprint(cfg, train, test)}.json"
+    if prefer is not None and (cache / prefer).is_file():
+        path = cache / prefer
     if path.is_file():
         obj = json.loads(path.read_text())
         to_h = lambda rows: [[Hypothesis.from_json(h) for h in r] for r in rows]  # noqa: E731
-        return RunData(train, test, cats, to_h(obj["train"]), to_h(obj["test"]))
+        return RunData(train, test, cats, to_h(obj["train"]), to_h(obj["test"]), path.name)
     log.info("computing hypotheses (%d folds) for %d training pairs", cfg.folds, len(train))
     train_hyps = cross_fit(
         train, folds=cfg.folds, k=K_CACHE, d=cfg.hrr_d, seed=cfg.seed,
@@ -98,4 +105,4 @@ def prepare(
             "test": [[h.to_json() for h in r] for r in test_hyps],
         },
     )
-    return RunData(train, test, cats, train_hyps, test_hyps)
+    return RunData(train, test, cats, train_hyps, test_hyps, path.name)

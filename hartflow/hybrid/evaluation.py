@@ -106,7 +106,10 @@ def evaluate_refiner(
                      "test_file": None if test is None else str(test)}  # fmt: skip
     run_cfg = TrainConfig.from_json({**cfg.to_json(), **overrides})
     out_dir = _checkpoint_folder(checkpoint).parent.parent
-    data = prepare(run_cfg, out=out_dir)
+    fields = ("task", "split", "data_dir", "train_file", "test_file")
+    same = all(getattr(run_cfg, f) == getattr(cfg, f) for f in fields)
+    prefer = config.get("hypotheses_cache") if same else None
+    data = prepare(run_cfg, out=out_dir, prefer=prefer)
     if max_test is not None and max_test < len(data.test):
         keep = sorted(random.Random(cfg.seed).sample(range(len(data.test)), max_test))
         data.test = [data.test[i] for i in keep]

@@ -152,6 +152,7 @@ class Trainer:
             "refiner": self.model_cfg.to_json(),
             "vocab": self.vocab.to_json(),
             "no_hypothesis_slots": self.slots,
+            "hypotheses_cache": self.data.cache_file,
             "parameters": count_parameters(self.model),
         }
 
