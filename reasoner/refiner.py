@@ -30,7 +30,6 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from reasoner.layers import Block, Linear, ReasoningModule, Rotary, trunc_normal_init_
@@ -279,7 +278,8 @@ class Refiner(nn.Module):
         return RefinerState(y.detach(), z.detach()), RefinerOutput(logits, q_halt, steps)
 
     def _logits(self, y_answer: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Token logits per slot; with the copy gate, plus gate · P(token | hypotheses), a
+        """Token logits per slot; with the copy gate, log(g · P_copy + (1 − g) · P_generate)
+        where P_copy is the hypotheses' mixture at the slot and g a learned per-slot gate: a
         token-agnostic copy path (a token seen in few positions in training copies as well).
 
         Shapes:
@@ -292,8 +292,12 @@ class Refiner(nn.Module):
         copy = torch.zeros_like(logits)
         copy.scatter_add_(-1, hyps.transpose(1, 2), w.unsqueeze(1).expand(-1, hyps.shape[2], -1))
         copy[..., self.NONE] = 0.0  # "no hypothesis" is not a token to copy
-        gate = F.softplus(self.copy_head(y_answer).float())  # (B, La, 1)
-        return logits + gate * copy
+        mass = copy.sum(-1, keepdim=True)  # (B, La, 1): 0 where no hypothesis covers the slot
+        gate = torch.sigmoid(self.copy_head(y_answer).float()) * (mass > 0)
+        # pointer-generator mixture in probability space: copying never competes with the
+        # generator's logits (rare tokens, pushed down as non-targets, still copy)
+        p = gate * copy / mass.clamp_min(1e-12) + (1 - gate) * torch.softmax(logits, -1)
+        return torch.log(p.clamp_min(1e-30))
 
     NONE = 2  # the answer vocabulary's "no hypothesis" id (see hartflow.hybrid.vocab)
 
