@@ -1,13 +1,18 @@
 """The zero-shot reasoner: read the training pairs once, answer by retrieval and substitution.
 
-1. Lexicon (`lexicon.py`): lexical words and their output tokens, induced from co-occurrence.
-2. Abstraction: a command's skeleton replaces each lexical word by a slot (`<0>`, `<1>`, … in
-   order of first appearance); a training output becomes a template over the same slots.
-   Skeletons are HRR sequence vectors in a `memory.Memory`; retrieval is top-k cosine, and an
-   exact skeleton (cosine 1, checked symbolically) gives the hypothesis.
-3. Substitution: the template's slots are filled with the new command's lexical translations.
-4. Composition (`rules.py`): a command whose skeleton was never seen is split at a function word
-   with an induced rule, and the parts are answered recursively, bottom-up.
+1. Lexicon (`lexicon.py`): lexical words and their output tokens, induced from co-occurrence;
+   word classes (`classes.py`) from the output contexts of those tokens. Words of a class with
+   several tokens become slots; the rest stay literal.
+2. Abstraction: a command's skeleton replaces each slot word by its class (`<c0>`, `<c1>`, …);
+   a training output becomes a template over the slots (`<0>`, `<1>`, … in order). Skeletons
+   are HRR sequence vectors in a `memory.Memory`; retrieval is top-k cosine, and an exact
+   skeleton (cosine 1, checked symbolically) gives the hypothesis.
+3. Substitution: the template's slots are filled with the new command's lexical translations,
+   read back from the HRR lexicon traces. Where one skeleton had several templates, the words
+   decide (`choice.py`).
+4. Composition: a skeleton never seen is reached from stored ones by induced span edits
+   (`analogy.py`: the same substitution seen between other stored skeletons, with its template
+   edit), or split at a function word with an induced rule (`rules.py`) and answered bottom-up.
 No word of any data set is named anywhere: a renamed data set gives the same answers, renamed.
 """
 
