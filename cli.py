@@ -420,8 +420,8 @@ def train_(
         int, typer.Option("--sup-steps", min=1, help="Deep-supervision steps N_sup.")
     ] = 2,
     dim: Annotated[int, typer.Option("--hidden", min=8, help="Hidden size, e.g. 64.")] = 64,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Global batch.")] = 32,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate, e.g. 1e-3.")] = 1e-3,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Global batch.")] = 16,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate, e.g. 3e-3.")] = 3e-3,
     max_train: Annotated[
         int | None, typer.Option("--max-train", min=1, help="Seeded subset of training pairs.")
     ] = None,

@@ -34,14 +34,14 @@ class TrainConfig:
     n_latent_steps: int = 2  # n
     max_halt_steps: int = 2  # N_sup
     # optimisation
-    batch_size: int = 32  # global (split across data-parallel ranks)
-    lr: float = 1e-3
+    batch_size: int = 16  # global (split across data-parallel ranks)
+    lr: float = 3e-3
     weight_decay: float = 0.1
-    warmup_steps: int = 50
+    warmup_steps: int = 10
     optimizer: str = "adamw"
     loss: str = "softmax"
     ema_decay: float = 0.99
-    corruption: float = 0.3  # probability of a random edit of a training hypothesis
+    corruption: float = 0.15  # probability of a random edit of a training hypothesis
     max_steps: int = 600  # optimizer steps (one per supervision step)
     minutes: float | None = None  # wall-clock budget (whichever comes first)
     max_train: int | None = None  # use a seeded subset of the training pairs (tests, smoke)
@@ -65,7 +65,7 @@ class TrainConfig:
         if self.minutes is not None and self.minutes <= 0:
             raise ValueError(f"minutes must be > 0, got {self.minutes}")
         if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr} (1e-3 suits the small refiner)")
+            raise ValueError(f"lr must be > 0, got {self.lr} (3e-3 suits the small refiner)")
 
     def to_json(self) -> dict:
         return asdict(self)
