@@ -9,6 +9,7 @@ LeAR 97.7 %.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -29,6 +30,7 @@ def run(data_dir: Path | None, d: int = 1024) -> dict:
         "mode": "hrr",
         "d": d,
         "machine": machine(),
+        "load_average_1m": os.getloadavg()[0],  # the machine is shared with other jobs
         "n": r["n"],
         "exact_match": r["exact_match"],
         "seconds": r["seconds"],
