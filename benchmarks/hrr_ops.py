@@ -162,6 +162,9 @@ def run(
         "benchmark": "hrr_ops",
         "machine": {
             **machine(),
+            "cpu_affinity": len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else None,
             "load_average_before": list(load_before),
             "load_average_after": list(os.getloadavg()),
         },

@@ -18,30 +18,67 @@ def _ratio(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.2f}×"
 
 
+def _ratio_cell(r: dict) -> str:
+    if "ratio_range" not in r:
+        return f"{r['ratio']:.2f}×"
+    lo, hi = r["ratio_range"]
+    return f"{r['ratio']:.2f}× ({lo:.2f}–{hi:.2f})"
+
+
 def hrr_ops(result: dict) -> str:
     m = result["machine"]
-    lines = [
-        f"Measured on {m['cpu']}, {m['torch_threads']} torch threads, torch {m['torch']}, "
-        f"torch-hd {m['torchhd']}. Vectors per second; ratio = HartFlow / torchhd.",
-        "",
-        "| d | batch | bind: HartFlow | torchhd | ratio | unbind: ratio "
-        "| unbind, cached role: ratio |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    rows = {(r["op"], r["d"], r["batch"]): r for r in result["rows"]}
-    for d, batch in sorted({(r["d"], r["batch"]) for r in result["rows"]}):
-        b, u, c = (rows[(op, d, batch)] for op in ("bind", "unbind", "unbind_role"))
-        lines.append(
-            f"| {d} | {batch:,} | {b['hartflow_vectors_per_s']:.3g} | "
-            f"{b['torchhd_vectors_per_s']:.3g} | {b['ratio']:.2f}× | {u['ratio']:.2f}× | "
-            f"{c['ratio']:.2f}× |"
+    load = ""
+    if "load_average_before" in m:
+        load = (
+            f", load average {m['load_average_before'][0]:.1f} before and "
+            f"{m['load_average_after'][0]:.1f} after"
         )
-    s = result["summary"]
+    cores = f"{m['cores']} cores"
+    if m.get("cpu_affinity") and m["cpu_affinity"] != m["cores"]:
+        cores = f"pinned to {m['cpu_affinity']} of {m['cores']} cores"
+    lines = [
+        f"Measured on {m['cpu']} ({cores}{load}), torch {m['torch']}, torch-hd "
+        f"{m['torchhd']}; {result.get('timing', 'median of repeats')}. Vectors per second; "
+        "ratio = HartFlow / torchhd, in brackets the range over paired samples; *in rffts* = "
+        "one bind's time in units of one `torch.fft.rfft` call on one operand (the FFT floor of "
+        "a bind is 3).",
+    ]
+    summaries = result.get("summary_by_threads", {str(m["torch_threads"]): result["summary"]})
+    for threads, s in summaries.items():
+        rows = {
+            (r["op"], r["d"], r["batch"]): r
+            for r in result["rows"]
+            if str(r.get("threads", m["torch_threads"])) == threads
+        }
+        lines += [
+            "",
+            f"**{threads} torch thread{'s' if threads != '1' else ''}** (both peers)",
+            "",
+            "| d | batch | bind: HartFlow | torchhd | ratio | unbind: ratio "
+            "| unbind, cached role: ratio | bind in rffts: HartFlow / torchhd |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for d, batch in sorted({(d, batch) for _, d, batch in rows}):
+            b, u, c = (rows[(op, d, batch)] for op in ("bind", "unbind", "unbind_role"))
+            rffts = (
+                f"{b['hartflow_in_rffts']:.1f} / {b['torchhd_in_rffts']:.1f}"
+                if "hartflow_in_rffts" in b
+                else "–"
+            )
+            lines.append(
+                f"| {d} | {batch:,} | {b['hartflow_vectors_per_s']:.3g} | "
+                f"{b['torchhd_vectors_per_s']:.3g} | {_ratio_cell(b)} | {_ratio_cell(u)} | "
+                f"{_ratio_cell(c)} | {rffts} |"
+            )
+        lines += [
+            "",
+            f"Target {s['target']}: **{'met' if s['met'] else 'not met'}** — lowest ratio "
+            f"{_ratio(s['min_ratio_single'])} on single vectors, "
+            f"{_ratio(s['min_ratio_batched'])} on batches.",
+        ]
     lines += [
         "",
-        f"Target {s['target']}: **{'met' if s['met'] else 'not met'}** — lowest ratio "
-        f"{_ratio(s['min_ratio_single'])} on single vectors, {_ratio(s['min_ratio_batched'])} on "
-        f"batches. Largest difference between the two results: "
+        f"Largest difference between the two results: "
         f"{max(r['max_abs_diff'] for r in result['rows']):.1e}.",
     ]
     return "\n".join(lines)
@@ -176,20 +213,24 @@ def _pct100(x: float | None) -> str:
 
 
 def grid_cpu(result: dict) -> str:
-    lines = ["| run | model | budget | steps | test exact | unseen-test exact | cells | halt steps "
-             "| target |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+    lines = ["| run | model | budget | steps | final test exact | selected test exact (unseen) "
+             "| cells | halt steps | target |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
     for part in ("s4", "s4-hrm", "s4-long", "s6", "s6-hrm"):
         if part not in result:
             continue
         r = result[part]
-        when = r["reached_target_at_seconds"]
-        target = f"≥ {100 * r['target']:.0f} %: " + (
-            f"met at {when / 60:.1f} min" if r["met"] else "not met"
+        when, limit = r["reached_target_at_seconds"], r.get("target_minutes", r["budget_minutes"])
+        target = f"≥ {100 * r['target']:.0f} % in ≤ {limit:g} min: " + (
+            "met" if r["met"] else "not met"
         )
+        if when is not None:
+            target += f" (reached at {when / 60:.1f} min)"
+        selected = r.get("selected_exact")
         lines.append(
             f"| {r['size']}×{r['size']} Sudoku | {r['arch']} {r['parameters'] / 1e3:.0f} k "
             f"| {r['budget_minutes']:g} min | {r['steps']} | {_pct100(r['final_test_exact'])} "
-            f"| {_pct100(r['unseen_exact'])} (n={r['unseen_n']}) "
+            f"| {_pct100(selected)} ({_pct100(r['unseen_exact'])}, n={r['unseen_n']}) "
             f"| {_pct100(r['final_cell_accuracy'])} "
             f"| {r['final_halt_steps']:.2f} | {target} |"
         )
@@ -255,6 +296,7 @@ RENDERERS = {
     "grid_data": grid_data,
     "grid_cpu": grid_cpu,
     "hrr_ops": hrr_ops,
+    "hrr_ops_idle": hrr_ops,  # the same benchmark on two idle cores of another machine
     "hrr_capacity": hrr_capacity,
     "memory_search": memory_search,
     "scan_accuracy": scan_accuracy,

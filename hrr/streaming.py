@@ -51,13 +51,16 @@ def stream_bind(
     Shapes:
         a: (*A, d), b: (*B, d) or (*B, d // 2 + 1) complex with `spectral` -> (broadcast(A, B), d)
     """
+    d = a.shape[-1]
+    rows = max(a.numel() // d, b.numel() // max(b.shape[-1], 1))  # cheap early-out first
+    if rows * d * a.element_size() < STREAM_MIN_BYTES:
+        return None
     if a.device.type != "cpu" or a.dtype not in _COMPLEX or b.device != a.device:
         return None
     if torch.is_grad_enabled() and (a.requires_grad or b.requires_grad):
         return None
     if b.dtype != (_COMPLEX[a.dtype] if spectral else a.dtype):
         return None
-    d = a.shape[-1]
     lead = tuple(torch.broadcast_shapes(a.shape[:-1], b.shape[:-1]))
     n = math.prod(lead)
     if n * d * a.element_size() < STREAM_MIN_BYTES:
