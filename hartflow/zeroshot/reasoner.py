@@ -160,9 +160,11 @@ class ZeroShotReasoner:
         self.span_edits = SpanEdits(self.positions, lambda x: x not in self.function_words)
         self.span_edits.learn(stored, [o for _, o in data])
         self.rules = induce_rules(data, self.function_words)
-        stored.update(self._derive(stored))
-        for skel, _ in self.unclear:
-            stored.setdefault(skel, ())
+        derived = self._derive(stored)
+        stored.update(derived)
+        self.derived = set(derived)
+        for (skel, _), tmpl in self.unclear.items():  # a template for the neighbour evidence
+            stored.setdefault(skel, tmpl)
         self.skeletons = list(stored)
         self.templates = list(stored.values())
 
@@ -268,7 +270,7 @@ class ZeroShotReasoner:
         key = (skel, sharing(fillers, self.lexicon))
         if key in self.unclear:
             return self.unclear[key], "slots share translations as in training"
-        if self.templates[i]:
+        if skel in self.derived:
             return self.templates[i], "derived by inverting a repeat rule"
         return None, ""
 
