@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from hrr.errors import HRRError
-from hrr.streaming import stream_bind
+from hrr.streaming import broadcast_shapes, stream_bind
 
 __all__ = [
     # creation
@@ -76,7 +76,7 @@ def check_pair(a: torch.Tensor, b: torch.Tensor, op: str, *, broadcast: bool = T
         )
     try:
         if broadcast:
-            torch.broadcast_shapes(a.shape, b.shape)
+            broadcast_shapes(a.shape, b.shape)
     except RuntimeError:
         raise HRRError(
             f"{op}: leading dimensions do not broadcast, a has shape {tuple(a.shape)} "
@@ -272,7 +272,7 @@ def _needs_grad(*xs: torch.Tensor) -> bool:
 
 def _product(f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """f * g, in place into f when autograd does not need f and shapes allow (saves a buffer)."""
-    fits = f.shape == torch.broadcast_shapes(f.shape, g.shape) and f.dtype == g.dtype
+    fits = f.dtype == g.dtype and f.shape == broadcast_shapes(f.shape, g.shape)
     if fits and not _needs_grad(f, g):
         return f.mul_(g)
     return f * g

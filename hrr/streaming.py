@@ -31,6 +31,23 @@ THREADED_CHUNK_BYTES = 16 << 20  # the same under several torch threads (see bel
 _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
 
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """`torch.broadcast_shapes` for plain int shapes, without its ~75 µs of symbolic-shape checks
+    (it dominated a single-vector bind). Raises RuntimeError on a mismatch, as torch does.
+    """
+    first = tuple(shapes[0])
+    if all(tuple(s) == first for s in shapes[1:]):
+        return first
+    ndim = max(len(s) for s in shapes)
+    out = [1] * ndim
+    for s in shapes:
+        for i, n in enumerate(s, start=ndim - len(s)):
+            if n != 1 and out[i] not in (1, n):
+                raise RuntimeError(f"shapes {shapes} do not broadcast")
+            out[i] = n if n != 1 else out[i]
+    return tuple(out)
+
+
 def _rows(x: torch.Tensor, lead: tuple[int, ...], n: int) -> tuple[torch.Tensor, bool] | None:
     """`x` as (n, k) rows (its own per-row values) or (1, k) (one vector shared by all rows)."""
     if math.prod(x.shape[:-1]) == 1:
@@ -61,7 +78,7 @@ def stream_bind(
         return None
     if b.dtype != (_COMPLEX[a.dtype] if spectral else a.dtype):
         return None
-    lead = tuple(torch.broadcast_shapes(a.shape[:-1], b.shape[:-1]))
+    lead = broadcast_shapes(a.shape[:-1], b.shape[:-1])
     n = math.prod(lead)
     if n * d * a.element_size() < STREAM_MIN_BYTES:
         return None

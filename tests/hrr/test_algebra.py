@@ -185,6 +185,20 @@ class TestStreaming:
             assert hrr.streaming.stream_bind(x, y) is None, name
             assert torch.allclose(hrr.bind(x, y), self.one_shot(hrr.bind, x, y)), name
 
+    @pytest.mark.parametrize(
+        "shapes",
+        [((3, 1, 5), (4, 5)), ((5,), (2, 3, 5)), ((), (3,)), ((2, 1), (1, 3)), ((0, 4), (1, 4)),
+         ((3,), (4,)), ((0,), (3,)), ((2, 3), (3, 2))],
+    )  # fmt: skip
+    def test_broadcast_shapes_matches_torch(self, shapes):
+        try:
+            expected = tuple(torch.broadcast_shapes(*shapes))
+        except RuntimeError:
+            with pytest.raises(RuntimeError):
+                hrr.streaming.broadcast_shapes(*shapes)
+        else:
+            assert hrr.streaming.broadcast_shapes(*shapes) == expected
+
     def test_threshold_keeps_small_batches_one_shot(self):
         a = hrr.random(4, 64, seed=9)
         assert hrr.streaming.stream_bind(a, a) is None  # 1 KiB, far below STREAM_MIN_BYTES
