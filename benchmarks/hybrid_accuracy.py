@@ -62,7 +62,9 @@ def _run(cfg: TrainConfig, work: Path, name: str, max_test: int) -> dict[str, An
     return row
 
 
-def run_part(part: str, work: Path, *, quick: bool = False) -> dict[str, Any]:
+def run_part(
+    part: str, work: Path, *, quick: bool = False, ablations_only: bool = False
+) -> dict[str, Any]:
     """Train and score every configuration of one part ("scan" or "cogs"); the part's JSON is
     rewritten after every run, so an interrupted benchmark keeps what it measured."""
     budget = BUDGET["quick" if quick else part]
@@ -74,7 +76,8 @@ def run_part(part: str, work: Path, *, quick: bool = False) -> dict[str, Any]:
     def keep(row: dict, into: list) -> None:
         into.append(row)
         obj["seconds"] = time.perf_counter() - start
-        (work / f"{part}.json").write_text(json.dumps(obj, indent=2))
+        name = f"{part}-ablations" if ablations_only else part
+        (work / f"{name}.json").write_text(json.dumps(obj, indent=2))
 
     work.mkdir(parents=True, exist_ok=True)
     base = TrainConfig(
@@ -88,7 +91,7 @@ def run_part(part: str, work: Path, *, quick: bool = False) -> dict[str, Any]:
     else:
         tasks = [("cogs", "gen", str(COGS_DIR))]
         ablate_on = tasks[0]
-    for task, split, data_dir in tasks:
+    for task, split, data_dir in [] if ablations_only else tasks:
         for mode in ("hybrid", "trm"):
             cfg = replace(base, task=task, split=split, data_dir=data_dir, mode=mode)
             keep(_run(cfg, work, f"{task}-{split}-{mode}", budget["test"]), rows)
@@ -107,6 +110,9 @@ def merge(work: Path, parts: list[str], *, quick: bool) -> dict[str, Any]:
         rows += obj["rows"]
         ablations += obj["ablations"]
         budgets[part] = obj["budget"]
+        extra = work / f"{part}-ablations.json"  # ablations run in a process of their own
+        if extra.is_file():
+            ablations += json.loads(extra.read_text())["ablations"]
     by = {(r["task"], r["split"], r["mode"]): r for r in rows}
     scan_hybrid = [r for r in rows if r["task"] == "scan" and r["mode"] == "hybrid"]
     cogs = by.get(("cogs", "gen", "hybrid"))
@@ -164,6 +170,7 @@ def main() -> None:
     parser.add_argument("--part", choices=("scan", "cogs"))
     parser.add_argument("--merge", action="store_true")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--ablations-only", action="store_true", help="with --part")
     parser.add_argument("--work", type=Path, default=Path("/tmp/hartflow-hybrid-bench"))
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -171,7 +178,7 @@ def main() -> None:
     parts = [args.part] if args.part else ["scan", "cogs"]
     if not args.merge:
         for part in parts:
-            run_part(part, work, quick=args.quick)
+            run_part(part, work, quick=args.quick, ablations_only=args.ablations_only)
         if args.part:
             return
     present = [p for p in ("scan", "cogs") if (work / f"{p}.json").is_file()]
