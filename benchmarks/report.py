@@ -28,7 +28,13 @@ def _ratio_cell(r: dict) -> str:
 def hrr_ops(result: dict) -> str:
     m = result["machine"]
     load = ""
-    if "load_average_before" in m:
+    if "runs" in result:  # rows merged from several runs, each with its own load
+        load = "; rows from " + ", ".join(
+            f"`{run['command']}` (load average {run['load_average_before'][0]:.1f} → "
+            f"{run['load_average_after'][0]:.1f})"
+            for run in result["runs"]
+        )
+    elif "load_average_before" in m:
         load = (
             f", load average {m['load_average_before'][0]:.1f} before and "
             f"{m['load_average_after'][0]:.1f} after"
