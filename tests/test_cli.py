@@ -191,7 +191,10 @@ class TestEvalAndDecode:
              "--explain", "--dim", "256"],
         )  # fmt: skip
         assert result.exit_code == 0, result.output
-        assert "I_TURN_LEFT I_JUMP" in result.output and "<0> around <1> twice" in result.output
+        answer, evidence = result.output.split("score", 1)
+        assert answer.split() == ["I_TURN_LEFT", "I_JUMP"] * 8
+        assert "around" in evidence and "twice" in evidence and "jump" in evidence  # neighbours
+        assert "I_TURN_LEFT" in evidence and "rule" in evidence  # lexicon entries, rules
 
     def test_decode_unknown_word_names_nearest(self, capsys):
         code = cli.run(["decode", "jmup twice", "--task", "scan", "--split", "addprim_jump"])
