@@ -1,4 +1,5 @@
-"""Neural reasoners: shared layers, losses, optimisers and EMA; TRM and HRM for grid puzzles.
+"""Neural reasoners: shared layers, losses, optimisers and EMA; TRM and HRM for grid puzzles;
+the sequence refiner of the HRR + TRM hybrid.
 
 Depends on torch only; see DESIGN.md §5–6.
 """
@@ -36,6 +37,7 @@ from reasoner.presets import (
     count_parameters,
     grid_config,
 )
+from reasoner.refiner import Refiner, RefinerConfig, RefinerOutput, RefinerState
 from reasoner.trm import TRM, TRMConfig
 
 __all__ = [
@@ -54,6 +56,11 @@ __all__ = [
     "config_from_dict",
     "ARCHS",
     "PRESETS",
+    # the hybrid's sequence refiner
+    "Refiner",
+    "RefinerConfig",
+    "RefinerState",
+    "RefinerOutput",
     # adaptive computation time
     "ACTModel",
     "ACTCarry",
