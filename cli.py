@@ -120,6 +120,7 @@ DataDirOption = Annotated[
         "one; COGS falls back to $HARTFLOW_DATA/cogs.",
     ),
 ]
+TaskOption = Annotated[str | None, typer.Option("--task", help="scan or cogs, e.g. --task scan.")]
 TrainOption = Annotated[
     Path | None, typer.Option("--train", help="Your training file (.txt SCAN format or .tsv).")
 ]
@@ -262,9 +263,7 @@ def eval_(
             "--mode", help="Reasoner: hrr (zero-shot), hybrid or trm (trained), e.g. --mode hrr."
         ),
     ],
-    task: Annotated[
-        str | None, typer.Option("--task", help="scan or cogs, e.g. --task scan.")
-    ] = None,
+    task: TaskOption = None,
     split: Annotated[str | None, typer.Option("--split", "-s", help="e.g. --split length.")] = None,
     data_dir: DataDirOption = None,
     train: TrainOption = None,
@@ -315,9 +314,7 @@ def eval_(
 @app.command()
 def decode(
     command: Annotated[str, typer.Argument(help='A command, e.g. "jump around left twice".')],
-    task: Annotated[
-        str | None, typer.Option("--task", help="scan or cogs, e.g. --task scan.")
-    ] = None,
+    task: TaskOption = None,
     split: Annotated[
         str | None, typer.Option("--split", "-s", help="e.g. --split addprim_jump.")
     ] = None,
@@ -396,9 +393,7 @@ def _decode_refiner(command: str, checkpoint: Path, *, trace: bool, as_json: boo
 @app.command("train")
 def train_(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder, e.g. --out runs/jump.")],
-    task: Annotated[
-        str | None, typer.Option("--task", help="scan or cogs, e.g. --task scan.")
-    ] = None,
+    task: TaskOption = None,
     split: Annotated[str | None, typer.Option("--split", "-s", help="e.g. --split length.")] = None,
     data_dir: DataDirOption = None,
     train: TrainOption = None,
