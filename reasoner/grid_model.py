@@ -30,6 +30,7 @@ class GridModelConfig:
     hidden_size: int = 512
     n_heads: int = 8
     expansion: float = 4.0
+    ffn_multiple: int = 256  # SwiGLU widths round up to this (paper: 256; tiny CPU models: 16)
     mixer: str = "attention"  # "mlp" = TRM's mlp_t: a SwiGLU over the sequence axis
     pos_encoding: str = "rope"  # "rope" | "learned" | "none"
     rope_theta: float = 10000.0
@@ -66,6 +67,8 @@ class GridModelConfig:
             )
         if self.expansion <= 0:
             raise ValueError(f"expansion must be > 0, got {self.expansion} (TRM uses 4)")
+        if self.ffn_multiple < 1:
+            raise ValueError(f"ffn_multiple must be >= 1, got {self.ffn_multiple} (paper: 256)")
         if self.puzzle_emb_ndim < 0 or self.puzzle_emb_len < 0:
             raise ValueError("puzzle_emb_ndim and puzzle_emb_len must be >= 0")
         if self.puzzle_emb_ndim > self.puzzle_emb_len * self.hidden_size:
@@ -102,6 +105,7 @@ def make_stack(cfg: GridModelConfig, n_layers: int, generator) -> ReasoningModul
             mixer=cfg.mixer,
             seq_len=cfg.total_len,
             eps=cfg.rms_norm_eps,
+            ffn_multiple=cfg.ffn_multiple,
             generator=generator,
         )
         for _ in range(n_layers)

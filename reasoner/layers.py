@@ -167,10 +167,13 @@ class Attention(nn.Module):
         return self.out(o.transpose(1, 2).reshape(B, L, D))
 
 
-def swiglu_hidden(dim: int, expansion: float) -> int:
-    """The SwiGLU inner width: round(expansion·dim·2/3) rounded up to a multiple of 256."""
+def swiglu_hidden(dim: int, expansion: float, multiple: int = 256) -> int:
+    """The SwiGLU inner width: round(expansion·dim·2/3) rounded up to a multiple of `multiple`
+    (256 in TRM/HRM; a smaller multiple keeps tiny CPU models from a 256-wide MLP)."""
+    if multiple < 1:
+        raise ValueError(f"multiple must be >= 1, got {multiple} (TRM uses 256)")
     inter = round(expansion * dim * 2 / 3)
-    return -(-inter // 256) * 256
+    return -(-inter // multiple) * multiple
 
 
 class SwiGLU(nn.Module):
@@ -180,9 +183,16 @@ class SwiGLU(nn.Module):
         x: (..., dim) -> (..., dim)
     """
 
-    def __init__(self, dim: int, expansion: float, *, generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        dim: int,
+        expansion: float,
+        *,
+        multiple: int = 256,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
-        self.inter = swiglu_hidden(dim, expansion)
+        self.inter = swiglu_hidden(dim, expansion, multiple)
         self.gate_up = Linear(dim, 2 * self.inter, generator=generator)
         self.down = Linear(self.inter, dim, generator=generator)
 
@@ -218,6 +228,7 @@ class Block(nn.Module):
         mixer: str = "attention",
         seq_len: int | None = None,
         eps: float = 1e-5,
+        ffn_multiple: int = 256,
         generator: torch.Generator | None = None,
     ):
         super().__init__()
@@ -229,8 +240,8 @@ class Block(nn.Module):
         else:
             if seq_len is None or seq_len < 1:
                 raise ValueError(f"mixer='mlp' needs seq_len >= 1, got {seq_len}; pass seq_len=L")
-            self.token_mlp = SwiGLU(seq_len, expansion, generator=generator)
-        self.mlp = SwiGLU(dim, expansion, generator=generator)
+            self.token_mlp = SwiGLU(seq_len, expansion, multiple=ffn_multiple, generator=generator)
+        self.mlp = SwiGLU(dim, expansion, multiple=ffn_multiple, generator=generator)
 
     def forward(
         self, h: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor] | None = None

@@ -134,6 +134,14 @@ class TestSwiGLU:
         assert swiglu_hidden(dim, exp) == inter
         assert SwiGLU(dim, exp).inter == inter
 
+    def test_smaller_multiple(self):
+        # 4·32·2/3 = 85.3 -> 96 with multiple 16, 256 with the paper's 256
+        assert swiglu_hidden(32, 4, 16) == 96
+        assert Block(32, 2, 4, ffn_multiple=16).mlp.inter == 96
+        assert Block(32, 2, 4, mixer="mlp", seq_len=7, ffn_multiple=8).token_mlp.inter == 24
+        with pytest.raises(ValueError, match="multiple must be >= 1"):
+            swiglu_hidden(32, 4, 0)
+
     def test_formula_and_rows(self, gen):
         mlp = SwiGLU(12, 4, generator=gen)
         x = torch.randn(3, 12, 5, generator=gen)

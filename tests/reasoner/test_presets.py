@@ -96,6 +96,18 @@ class TestGridConfig:
             TRMConfig(puzzle_emb_ndim=2048, puzzle_emb_len=2)
         with pytest.raises(ValueError, match="high_layers"):
             HRMConfig(high_layers=0)
+        with pytest.raises(ValueError, match="ffn_multiple"):
+            TRMConfig(ffn_multiple=0)
+
+    @pytest.mark.parametrize("arch", ["trm-att", "hrm"])
+    def test_ffn_multiple_narrows_tiny_mlps(self, arch):
+        wide = grid_config(arch, "tiny", hidden_size=32, vocab_size=7, seq_len=16)
+        narrow = grid_config(
+            arch, "tiny", hidden_size=32, vocab_size=7, seq_len=16, ffn_multiple=16
+        )
+        blocks = [m for m in build_model(narrow).modules() if m.__class__.__name__ == "SwiGLU"]
+        assert blocks and all(b.inter == 96 for b in blocks)  # 4·32·2/3 -> 96, not 256
+        assert count_parameters(build_model(narrow)) < count_parameters(build_model(wide))
 
     @pytest.mark.parametrize("arch", ["trm-mlp", "hrm"])
     def test_dict_round_trip(self, arch):
