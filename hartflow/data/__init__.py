@@ -2,7 +2,8 @@
 
 Everything loads into a Hugging Face `datasets.DatasetDict` with `train` and `test` splits and the
 columns `input`, `output`, `category` (empty where the data has none), so users can map, filter and
-shuffle as they are used to.
+shuffle as they are used to. `datasets` is imported only by `load` and the hub route, so the
+plain loaders (`load_examples`, `catalog`, `export`) and the zero-shot pipeline work without it.
 
     >>> from hartflow.data import load
     >>> dd = load("scan", "addprim_jump")
@@ -15,13 +16,15 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
-
-from datasets import Dataset, DatasetDict
+from typing import TYPE_CHECKING
 
 from hartflow.data import cogs, scan
 from hartflow.data.formats import Example, read_examples, write_examples
 from hartflow.data.hub import load_scan as load_scan_from_hub
 from hartflow.errors import DataError
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
 
 __all__ = [
     "TASKS",
@@ -46,6 +49,8 @@ def load(task: str | None = None, split: str | None = None, **options) -> Datase
     Takes the arguments of `load_examples`; returns `train` and `test` datasets with the columns
     `input`, `output`, `category`.
     """
+    from datasets import Dataset, DatasetDict  # heavy; only where a DatasetDict is built
+
     parts = load_examples(task, split, **options)
     return DatasetDict(
         {
