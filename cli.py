@@ -6,25 +6,36 @@ ending in the fix, with a non-zero exit. `--debug` anywhere shows the traceback 
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from hartflow import data
 from hartflow.atomic import write_json
+from hartflow.commands.common import (
+    CheckpointOption,
+    DataDirOption,
+    DimOption,
+    JsonOption,
+    SeedOption,
+    TaskOption,
+    TestOption,
+    TrainOption,
+    error_line,
+    print_json,
+    stderr,
+    stdout,
+)
+from hartflow.commands.data import data_app
+from hartflow.commands.grid import grid_app
 from hartflow.encoding import encode_command
 from hartflow.errors import HartFlowError
 from hartflow.evaluation import build_reasoner, decode_command, evaluate
-from hartflow.grid.arc import crop as arc_crop
 from hrr.errors import HRRError
 
 app = typer.Typer(
@@ -34,19 +45,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-stdout = Console(highlight=False)
-stderr = Console(stderr=True, highlight=False)
+app.add_typer(data_app, name="data")  # hartflow/commands/data.py
+app.add_typer(grid_app, name="grid")  # hartflow/commands/grid.py and grid_build.py
 
 KNOWN_ERRORS = (HRRError, HartFlowError)
-
-# Reusable option aliases: help shows an example; typer shows the default.
-DimOption = Annotated[
-    int, typer.Option("--dim", "-d", min=2, help="HRR dimension d, e.g. --dim 2048.")
-]
-SeedOption = Annotated[int, typer.Option("--seed", help="Seed for every vector, e.g. --seed 7.")]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print JSON to stdout instead of a table.")
-]
 
 
 @app.callback()
@@ -73,7 +75,7 @@ def encode(
     """
     report = encode_command(command, dim=dim, seed=seed, distractors=distractors)
     if as_json:
-        _print_json(report)
+        print_json(report)
         return
     summary = Table(title=escape(f"encode {command!r}"), show_header=False, title_justify="left")
     summary.add_column(style="bold")
@@ -103,156 +105,6 @@ def encode(
     stdout.print(table)
     verdict = "[green]exact[/]" if report["exact"] else "[red]not exact[/]"
     stdout.print(f"round trip: {verdict}")
-
-
-data_app = typer.Typer(help="Data sets: list, show and export splits; write the SCAN grammar.")
-app.add_typer(data_app, name="data")
-
-TaskArgument = Annotated[str, typer.Argument(help="Task name: scan or cogs.")]
-SplitOption = Annotated[
-    str, typer.Option("--split", "-s", help="Split, e.g. --split addprim_jump.")
-]
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir",
-        help="Folder of the official files, e.g. --data-dir ~/SCAN; SCAN is generated without "
-        "one; COGS falls back to $HARTFLOW_DATA/cogs.",
-    ),
-]
-TaskOption = Annotated[str | None, typer.Option("--task", help="scan or cogs, e.g. --task scan.")]
-TrainOption = Annotated[
-    Path | None, typer.Option("--train", help="Your training file (.txt SCAN format or .tsv).")
-]
-TestOption = Annotated[Path | None, typer.Option("--test", help="Your test file, e.g. test.tsv.")]
-FormatOption = Annotated[
-    str | None, typer.Option("--format", help="scan or tsv, overriding the file extension.")
-]
-HubOption = Annotated[
-    bool, typer.Option("--hub", help="Download SCAN from the Hugging Face hub instead (online).")
-]
-CheckpointOption = Annotated[
-    Path | None,
-    typer.Option("--checkpoint", help="A run folder of hartflow train, e.g. --checkpoint runs/x."),
-]
-
-
-@data_app.command("list")
-def data_list(
-    data_dir: Annotated[
-        Path | None, typer.Option("--scan-dir", help="Read SCAN's official files from here.")
-    ] = None,
-    cogs_dir: Annotated[
-        Path | None, typer.Option("--cogs-dir", help="COGS folder (default $HARTFLOW_DATA/cogs).")
-    ] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Tasks, splits and their sizes.
-
-    Examples:
-      hartflow data list
-      hartflow data list --cogs-dir ~/COGS --json
-    """
-    rows = data.catalog(scan_dir=data_dir, cogs_dir_=cogs_dir)
-    if as_json:
-        _print_json(rows)
-        return
-    table = Table(title="data sets")
-    for col in ("task", "split", "train", "test", "source"):
-        table.add_column(col, justify="right" if col in ("train", "test") else "left")
-    for r in rows:
-        size = ["-" if r[k] is None else f"{r[k]:,}" for k in ("train", "test")]
-        table.add_row(r["task"], r["split"], *size, escape(r["source"]))
-    stdout.print(table)
-
-
-@data_app.command("show")
-def data_show(
-    task: Annotated[str | None, typer.Argument(help="Task name: scan or cogs.")] = None,
-    split: Annotated[
-        str | None, typer.Option("--split", "-s", help="Split, e.g. --split addprim_jump.")
-    ] = None,
-    train: TrainOption = None,
-    test: TestOption = None,
-    fmt: FormatOption = None,
-    n: Annotated[
-        int, typer.Option("-n", min=1, help="Pairs to show from each part, e.g. -n 5.")
-    ] = 5,
-    data_dir: DataDirOption = None,
-    hub: HubOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Show a few pairs of a split (train and test) and any test tokens unseen in training.
-
-    Examples:
-      hartflow data show scan --split addprim_jump -n 5
-      hartflow data show --train my/train.tsv --test my/test.tsv
-      hartflow data show cogs --split gen --data-dir ~/COGS/data
-    """
-    parts = data.load_examples(
-        task, split, data_dir=data_dir, train=train, test=test, fmt=fmt, hub=hub
-    )
-    task, split = (task, split) if train is None else ("files", f"{train} → {test}")
-    unseen = data.unseen_output_tokens(parts)
-    if as_json:
-        _print_json(
-            {
-                "task": task,
-                "split": split,
-                "sizes": {p: len(parts[p]) for p in parts},
-                "examples": {p: [vars(e) for e in parts[p][:n]] for p in parts},
-                "unseen_output_tokens": dict(unseen),
-            }
-        )
-        return
-    for part, examples in parts.items():
-        table = Table(
-            title=f"{task} {split}: {part} ({len(examples):,} pairs)", title_justify="left"
-        )
-        table.add_column("input")
-        table.add_column("output")
-        if any(e.category for e in examples[:n]):
-            table.add_column("category")
-        for e in examples[:n]:
-            cells = [e.input, e.output, *([e.category] if e.category else [])]
-            table.add_row(*map(escape, cells))
-        stdout.print(table)
-    if unseen:
-        shown = escape(", ".join(f"{t} ({c})" for t, c in unseen.most_common(8)))
-        stdout.print(
-            f"[yellow]{sum(unseen.values())} uses of {len(unseen)} output tokens in test never "
-            f"appear in training (test examples per token): {shown}[/]"
-        )
-
-
-@data_app.command("export")
-def data_export(
-    task: TaskArgument,
-    split: SplitOption,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder, e.g. --out runs/jump.")],
-    data_dir: DataDirOption = None,
-    hub: HubOption = False,
-) -> None:
-    """Write a split as train/test files (SCAN: train.txt/test.txt; COGS: train.tsv/test.tsv).
-
-    Examples:
-      hartflow data export scan --split length --out data/length
-      hartflow data export cogs --split gen --data-dir ~/COGS --out data/cogs
-    """
-    for path in data.export(task, split, out, data_dir=data_dir, hub=hub):
-        stdout.print(Text(f"wrote {path}"))
-
-
-@data_app.command("scan-grammar")
-def data_scan_grammar(
-    out: Annotated[Path, typer.Option("--out", "-o", help="File to write, e.g. --out tasks.txt.")],
-) -> None:
-    """Write all 20,910 SCAN pairs, generated from the grammar, in SCAN format.
-
-    Examples:
-      hartflow data scan-grammar --out tasks.txt
-    """
-    stdout.print(Text(f"wrote {data.write_scan_grammar(out)}"))
 
 
 @app.command("eval")
@@ -344,7 +196,7 @@ def decode(
     reasoner = build_reasoner(task, split, data_dir=data_dir, train=train, d=dim)
     result = decode_command(command, reasoner)
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     stdout.print(Text(result["answer"]))
     if explain:
@@ -370,7 +222,7 @@ def _decode_refiner(command: str, checkpoint: Path, *, trace: bool, as_json: boo
 
     result = decode_trace(checkpoint, command)
     if as_json:
-        _print_json(result)
+        print_json(result)
         return
     stdout.print(Text(result["answer"]))
     if not trace:
@@ -461,385 +313,6 @@ def train_(
     stdout.print(table)
 
 
-grid_app = typer.Typer(help="Grid puzzles (Sudoku, Maze, ARC): build data sets, show, score.")
-app.add_typer(grid_app, name="grid")
-build_app = typer.Typer(help="Build a grid data set in the TRM/HRM on-disk layout.")
-grid_app.add_typer(build_app, name="build")
-
-OutOption = Annotated[Path, typer.Option("--out", "-o", help="Output folder, e.g. --out data/x.")]
-SeedOption0 = Annotated[int, typer.Option("--seed", help="Seed for generation and augmentation.")]
-GenerateOption = Annotated[
-    int | None, typer.Option("--generate", min=1, help="Generate N training puzzles, e.g. 1000.")
-]
-CsvOption = Annotated[Path | None, typer.Option("--csv", help="Read puzzles from a CSV instead.")]
-TestCsvOption = Annotated[
-    Path | None, typer.Option("--test-csv", help="The test CSV that goes with --csv.")
-]
-TestSizeOption = Annotated[
-    int | None, typer.Option("--test-size", min=1, help="Generated test puzzles (default N/10).")
-]
-
-
-def _progress_build(what: str, job: Callable[..., dict], **kwargs: Any) -> None:
-    with Progress(console=stderr, transient=True) as bar:
-        task = bar.add_task(what, total=None)
-        summary = job(progress=lambda done, total: bar.update(task, completed=done, total=total),
-                      **kwargs)  # fmt: skip
-    table = Table(title=escape(f"built {summary['out']} in {summary['seconds']:.1f} s"))
-    for col in ("split", "examples", "puzzles", "groups", "seq_len"):
-        table.add_column(col, justify="left" if col == "split" else "right")
-    for part, n in summary["splits"].items():
-        table.add_row(part, *(f"{n[k]:,}" for k in ("examples", "puzzles", "groups", "seq_len")))
-    stdout.print(table)
-
-
-@build_app.command("sudoku")
-def grid_build_sudoku(
-    out: OutOption,
-    generate: GenerateOption = None,
-    csv: CsvOption = None,
-    test_csv: TestCsvOption = None,
-    size: Annotated[int, typer.Option("--size", help="Board side: 4, 6 or 9.")] = 9,
-    min_rating: Annotated[
-        int, typer.Option("--min-rating", min=0, help="Keep puzzles rated >= R backtracks.")
-    ] = 0,
-    aug: Annotated[
-        int, typer.Option("--aug", min=0, help="Augmented copies per train puzzle.")
-    ] = 0,
-    test_size: TestSizeOption = None,
-    subsample: Annotated[
-        int | None, typer.Option("--subsample", min=1, help="Seeded train subset, e.g. 1000.")
-    ] = None,
-    seed: SeedOption0 = 0,
-) -> None:
-    """Sudoku: generate unique-solution puzzles rated by backtracks, or read Sudoku-Extreme CSVs.
-
-    Examples:
-      hartflow grid build sudoku --generate 1000 --size 9 --min-rating 20 --aug 100 --out data/s9
-      hartflow grid build sudoku --csv train.csv --test-csv test.csv --out data/extreme
-    """
-    from hartflow.grid.jobs import build_sudoku
-
-    _progress_build("sudoku", build_sudoku, out=out, generate=generate, csv=csv, test_csv=test_csv,
-                    size=size, min_rating=min_rating, aug=aug, test_size=test_size,
-                    subsample=subsample, seed=seed)  # fmt: skip
-
-
-@build_app.command("maze")
-def grid_build_maze(
-    out: OutOption,
-    generate: GenerateOption = None,
-    csv: CsvOption = None,
-    test_csv: TestCsvOption = None,
-    size: Annotated[int, typer.Option("--size", help="Board side, e.g. 30.")] = 30,
-    min_path: Annotated[
-        int | None, typer.Option("--min-path", help="Keep paths longer than this (30×30: 110).")
-    ] = None,
-    aug: Annotated[bool, typer.Option("--aug", help="Add the 8 dihedral copies of train.")] = False,
-    test_size: TestSizeOption = None,
-    seed: SeedOption0 = 0,
-) -> None:
-    """Maze: random walls, shortest path by BFS, long paths only; or read Maze-Hard CSVs.
-
-    Examples:
-      hartflow grid build maze --generate 1000 --size 30 --out data/maze
-      hartflow grid build maze --csv train.csv --test-csv test.csv --out data/maze-hard
-    """
-    from hartflow.grid.jobs import build_maze
-
-    options = {"generate": generate, "csv": csv, "test_csv": test_csv, "size": size,
-               "min_path": min_path, "aug": aug, "test_size": test_size, "seed": seed}  # fmt: skip
-    _progress_build("maze", build_maze, out=out, **options)
-
-
-@build_app.command("arc")
-def grid_build_arc(
-    out: OutOption,
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="ARC-AGI folder (training/, evaluation/).")
-    ],
-    version: Annotated[int, typer.Option("--version", min=1, max=2, help="ARC-AGI 1 or 2.")] = 1,
-    aug: Annotated[
-        int, typer.Option("--aug", min=0, help="Variants per puzzle (default 1000).")
-    ] = 1000,
-    seed: SeedOption0 = 42,
-) -> None:
-    """ARC-AGI: 30×30 canvas with EOS border, dihedral × colour variants, eval demos in train.
-
-    Examples:
-      hartflow grid build arc --version 1 --data-dir ARC-AGI/data --out data/arc1
-    """
-    from hartflow.grid.jobs import build_arc
-
-    _progress_build("arc", build_arc, out=out, data_dir=data_dir, version=version, aug=aug,
-                    seed=seed)  # fmt: skip
-
-
-ARC_COLOURS = ("#000000", "#0074D9", "#FF4136", "#2ECC40", "#FFDC00",
-               "#AAAAAA", "#F012BE", "#FF851B", "#7FDBFF", "#870C25")  # fmt: skip
-
-
-def _render(task: str, grid: list[list[int]]) -> Text:
-    """Tokens → terminal text: ARC in its colours, Sudoku digits, Maze characters."""
-    out = Text()
-    if task == "arc":
-        cropped = arc_crop(grid)
-        for row in cropped if cropped is not None else []:
-            for c in row:
-                out.append("██", style=ARC_COLOURS[c])
-            out.append("\n")
-        out.rstrip()
-        return out
-    chars = {"sudoku": lambda t: "." if t == 1 else str(t - 1), "maze": lambda t: "# SGo"[t - 1]}
-    lines = [" ".join(chars[task](t) if t else "_" for t in row) for row in grid]
-    return out.append("\n".join(lines))
-
-
-@grid_app.command("show")
-def grid_show(
-    directory: Annotated[Path, typer.Argument(help="A built data set, e.g. data/s9.")],
-    index: Annotated[int, typer.Option("--index", "-i", help="Example index, e.g. --index 0.")] = 0,
-    part: Annotated[str, typer.Option("--split", help="train or test.")] = "test",
-) -> None:
-    """Render one puzzle and its solution in the terminal (ARC in its colours).
-
-    Examples:
-      hartflow grid show data/s9 --index 3
-      hartflow grid show data/arc1 --index 10 --split train
-    """
-    from hartflow.grid.jobs import example
-
-    ex = example(directory, index, part=part)
-    table = Table(title=escape(f"{ex['task']} {part} #{index}"))
-    table.add_column("puzzle")
-    table.add_column("solution")
-    table.add_row(_render(ex["task"], ex["input"]), _render(ex["task"], ex["label"]))
-    stdout.print(table)
-
-
-@grid_app.command("eval-predictions")
-def grid_eval_predictions(
-    directory: Annotated[Path, typer.Argument(help="A built data set, e.g. data/s9.")],
-    predictions: Annotated[Path, typer.Argument(help="(N, seq_len) token array, e.g. pred.npy.")],
-    q_halt: Annotated[
-        Path | None, typer.Option("--q-halt", help="ARC: (N,) halting scores for the vote.")
-    ] = None,
-    json_file: Annotated[
-        Path | None, typer.Option("--json", help="Also write the JSON here.")
-    ] = None,
-) -> None:
-    """Score predictions on the test split: exact, cell accuracy (+ valid path, pass@k).
-
-    Examples:
-      hartflow grid eval-predictions data/s9 pred.npy --json score.json
-    """
-    from hartflow.grid.jobs import eval_predictions
-
-    result = eval_predictions(directory, predictions, q_halt=q_halt)
-    if json_file is not None:
-        write_json(json_file, result)
-    table = Table(title=escape(f"{result['task']} test ({result['n']:,} examples)"))
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in result.items():
-        if isinstance(value, float):
-            table.add_row(key, f"{100 * value:.2f} %")
-    stdout.print(table)
-
-
-ArchOption = Annotated[str, typer.Option("--arch", help="trm-mlp, trm-att or hrm.")]
-PresetOption = Annotated[
-    str | None, typer.Option("--preset", help="sudoku, maze, arc or tiny (paper recipes).")
-]
-GridConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="JSON of TrainConfig fields, e.g. run.json.")
-]
-DataOption = Annotated[Path, typer.Option("--data", help="A built data set, e.g. data/s9.")]
-MinutesOption = Annotated[
-    float | None, typer.Option("--minutes", min=0.01, help="Wall-clock budget, e.g. 10.")
-]
-QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-
-
-def _train_progress(quiet: bool, label: Callable[[dict], str] | None = None):
-    """A rich progress bar fed by the trainer's records (None with --quiet or no TTY)."""
-    if quiet or not stderr.is_terminal:
-        return None, None
-    bar = Progress(*Progress.get_default_columns(), "{task.fields[info]}", console=stderr,
-                   transient=True)  # fmt: skip
-    task = bar.add_task("train", total=None, info="")
-
-    def update(record: dict) -> None:
-        if record["kind"] == "train":
-            info = (f"loss {record['loss']:.3f}  exact {100 * record['exact']:.1f} %  "
-                    f"halt {record['halt_steps']:.2f}")  # fmt: skip
-            bar.update(task, completed=record["step"], total=record["total_steps"], info=info,
-                       description=label(record) if label else "train")  # fmt: skip
-        else:
-            part = "validation" if "validation" in record else "test"
-            r = record[part]
-            bar.console.print(
-                f"step {record['step']}: {part} exact {100 * r['exact']:.2f} %, cells "
-                f"{100 * r['cell_accuracy']:.2f} %, halting step {r['halt_steps']:.2f}"
-            )
-
-    return bar, update
-
-
-def _eval_table(title: str, result: dict) -> Table:
-    table = Table(title=escape(title))
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in result.items():
-        if key == "halt_steps":
-            table.add_row(key, f"{value:.2f}")
-        elif isinstance(value, float):
-            table.add_row(key, f"{100 * value:.2f} %")
-    return table
-
-
-@grid_app.command("train")
-def grid_train(
-    data: DataOption,
-    out: OutOption,
-    arch: ArchOption = "trm-mlp",
-    preset: PresetOption = None,
-    config: GridConfigOption = None,
-    minutes: MinutesOption = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out.")] = False,
-    max_steps: Annotated[int | None, typer.Option("--max-steps", min=1, help="Stop early.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Run seed.")] = None,
-    device: Annotated[str | None, typer.Option("--device", help="auto, cpu or cuda.")] = None,
-    validation_groups: Annotated[
-        int | None,
-        typer.Option("--validation-groups", min=0, help="Train groups held out to select on."),
-    ] = None,
-    quiet: QuietOption = False,
-) -> None:
-    """Train TRM or HRM with deep supervision, EMA and checkpoints (torchrun for several GPUs).
-
-    Examples:
-      hartflow grid train --arch trm-mlp --preset sudoku --data data/s9 --out runs/s9
-      torchrun --nproc-per-node 4 -m cli grid train --arch trm-att --preset arc \\
-          --data data/arc1 --out runs/arc1
-      hartflow grid train --arch hrm --config run.json --data data/s4 --out runs/s4 --minutes 10
-    """
-    from hartflow.grid.train_config import resolve_config
-    from hartflow.grid.training import train
-
-    cfg = resolve_config(arch=arch, preset=preset, config=config, data=data, out=out,
-                         minutes=minutes, max_steps=max_steps, seed=seed, device=device,
-                         validation_groups=validation_groups)  # fmt: skip
-    bar, update = _train_progress(quiet)
-    if bar is None:
-        result = train(cfg, resume=resume)
-    else:
-        with bar:
-            result = train(cfg, resume=resume, progress=update)
-    final = result.final or {}
-    stdout.print(f"{cfg.arch}: {result.steps} steps in {result.seconds:.0f} s (stopped by "
-                 f"{result.stopped_by}); {cfg.out}")  # fmt: skip
-    stdout.print(_eval_table("test", final.get("test", {})))
-    if result.best is not None:
-        stdout.print(f"best on validation: step {result.best['step']} (validation exact "
-                     f"{100 * result.best['validation_exact']:.2f} %)")  # fmt: skip
-
-
-@grid_app.command("eval")
-def grid_eval(
-    checkpoint: Annotated[
-        Path, typer.Option("--checkpoint", help="A checkpoint or run folder, e.g. runs/s9.")
-    ],
-    data: DataOption,
-    json_file: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
-    part: Annotated[str, typer.Option("--split", help="test or validation.")] = "test",
-    live: Annotated[bool, typer.Option("--live", help="Live weights instead of EMA.")] = False,
-) -> None:
-    """Evaluate a checkpoint (EMA weights; a run folder means its validation-best checkpoint).
-
-    Examples:
-      hartflow grid eval --checkpoint runs/s9 --data data/s9 --json score.json
-    """
-    from hartflow.grid.evaluate import evaluate_checkpoint
-
-    result = evaluate_checkpoint(checkpoint, data, part=part, use_ema=not live)
-    if json_file is not None:
-        write_json(json_file, result)
-    stdout.print(_eval_table(f"{result['checkpoint']} (step {result['step']}, "
-                             f"{result['weights']} weights) — {part}", result))  # fmt: skip
-
-
-@grid_app.command("params")
-def grid_params(
-    arch: ArchOption = "trm-mlp",
-    preset: Annotated[str, typer.Option("--preset", help="sudoku, maze, arc or tiny.")] = "sudoku",
-) -> None:
-    """Print the dense parameter count of a model preset (puzzle embeddings excluded).
-
-    Examples:
-      hartflow grid params --arch trm-mlp --preset sudoku
-    """
-    from hartflow.grid.models import parameter_count
-
-    stdout.print(f"{arch} {preset}: {parameter_count(arch, preset):,} parameters")
-
-
-@grid_app.command("ablate")
-def grid_ablate(
-    data: DataOption,
-    out: OutOption,
-    preset: PresetOption = None,
-    config: GridConfigOption = None,
-    minutes: MinutesOption = None,
-    max_steps: Annotated[
-        int | None, typer.Option("--max-steps", min=1, help="Per variant.")
-    ] = None,
-    variants: Annotated[
-        str | None, typer.Option("--variants", help="Comma list, e.g. base,attention,no-ema.")
-    ] = None,
-    quiet: QuietOption = False,
-) -> None:
-    """Train TRM-paper ablation variants with one budget; write ablation.json + ablation.md.
-
-    Variants: base, attention, less-recursion, no-ema, one-step-grad, separate-nets,
-    act-continue, hrm.
-
-    Examples:
-      hartflow grid ablate --config run.json --data data/s4 --out runs/ablate --minutes 5
-    """
-    from hartflow.grid.ablation import run_ablation
-    from hartflow.grid.train_config import resolve_config
-
-    cfg = resolve_config(arch="trm-mlp", preset=preset, config=config, data=data, out=out,
-                         minutes=minutes, max_steps=max_steps)  # fmt: skip
-    names = [v.strip() for v in variants.split(",")] if variants else None
-    bar, update = _train_progress(quiet, label=None)
-    if bar is None:
-        report = run_ablation(cfg, names)
-    else:
-        with bar:
-            report = run_ablation(cfg, names, progress=lambda name, rec: update(rec))
-    table = Table(title=escape(f"ablation ({out / 'ablation.json'})"))
-    for col in ("variant", "params", "steps", "test exact", "best-on-val test", "halt", "paper"):
-        table.add_column(col, justify="left" if col == "variant" else "right")
-    pct = lambda v: "–" if v is None else f"{100 * v:.1f} %"  # noqa: E731
-    for r in report["rows"]:
-        halt = "–" if r["halt_steps"] is None else f"{r['halt_steps']:.2f}"
-        table.add_row(r["variant"], f"{r['parameters']:,}", str(r["steps"]),
-                      pct(r["test_exact"]), pct(r["best_test_exact"]), halt,
-                      f"{r['paper_sudoku_extreme']} %")  # fmt: skip
-    stdout.print(table)
-
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
-
-
-def _error_line(message: str) -> None:
-    line = " ".join(str(message).split())  # one line, whatever the exception held
-    stderr.print(Text(f"hartflow: error: {line}", style="red"), soft_wrap=True)
-
-
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI on `argv` and return the exit code (known errors become one red line)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -849,23 +322,23 @@ def run(argv: list[str] | None = None) -> int:
     try:
         result = app(args=args or ["--help"], prog_name="hartflow", standalone_mode=False)
     except typer.Abort:
-        _error_line("interrupted")
+        error_line("interrupted")
         return 130
     except typer.TyperException as e:  # usage errors: bad flag, missing or bad value
         if debug:
             raise
         message = e.format_message() if hasattr(e, "format_message") else str(e)
-        _error_line(f"{message} (see hartflow --help)")
+        error_line(f"{message} (see hartflow --help)")
         return int(getattr(e, "exit_code", 2))
     except KNOWN_ERRORS as e:
         if debug:
             raise
-        _error_line(str(e))
+        error_line(str(e))
         return 2
     except Exception as e:  # a bug or an environment failure: still one line, never a traceback
         if debug:
             raise
-        _error_line(f"unexpected {type(e).__name__}: {e} (rerun with --debug for the traceback)")
+        error_line(f"unexpected {type(e).__name__}: {e} (rerun with --debug for the traceback)")
         return 1
     return result if isinstance(result, int) else 0
 

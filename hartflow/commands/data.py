@@ -1,0 +1,152 @@
+"""`hartflow data`: list, show and export the data sets' splits; write the SCAN grammar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from hartflow import data
+from hartflow.commands.common import (
+    DataDirOption,
+    JsonOption,
+    TestOption,
+    TrainOption,
+    print_json,
+    stdout,
+)
+
+data_app = typer.Typer(help="Data sets: list, show and export splits; write the SCAN grammar.")
+
+TaskArgument = Annotated[str, typer.Argument(help="Task name: scan or cogs.")]
+SplitOption = Annotated[
+    str, typer.Option("--split", "-s", help="Split, e.g. --split addprim_jump.")
+]
+FormatOption = Annotated[
+    str | None, typer.Option("--format", help="scan or tsv, overriding the file extension.")
+]
+HubOption = Annotated[
+    bool, typer.Option("--hub", help="Download SCAN from the Hugging Face hub instead (online).")
+]
+
+
+@data_app.command("list")
+def data_list(
+    data_dir: Annotated[
+        Path | None, typer.Option("--scan-dir", help="Read SCAN's official files from here.")
+    ] = None,
+    cogs_dir: Annotated[
+        Path | None, typer.Option("--cogs-dir", help="COGS folder (default $HARTFLOW_DATA/cogs).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Tasks, splits and their sizes.
+
+    Examples:
+      hartflow data list
+      hartflow data list --cogs-dir ~/COGS --json
+    """
+    rows = data.catalog(scan_dir=data_dir, cogs_dir_=cogs_dir)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="data sets")
+    for col in ("task", "split", "train", "test", "source"):
+        table.add_column(col, justify="right" if col in ("train", "test") else "left")
+    for r in rows:
+        size = ["-" if r[k] is None else f"{r[k]:,}" for k in ("train", "test")]
+        table.add_row(r["task"], r["split"], *size, escape(r["source"]))
+    stdout.print(table)
+
+
+@data_app.command("show")
+def data_show(
+    task: Annotated[str | None, typer.Argument(help="Task name: scan or cogs.")] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", "-s", help="Split, e.g. --split addprim_jump.")
+    ] = None,
+    train: TrainOption = None,
+    test: TestOption = None,
+    fmt: FormatOption = None,
+    n: Annotated[
+        int, typer.Option("-n", min=1, help="Pairs to show from each part, e.g. -n 5.")
+    ] = 5,
+    data_dir: DataDirOption = None,
+    hub: HubOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a few pairs of a split (train and test) and any test tokens unseen in training.
+
+    Examples:
+      hartflow data show scan --split addprim_jump -n 5
+      hartflow data show --train my/train.tsv --test my/test.tsv
+      hartflow data show cogs --split gen --data-dir ~/COGS/data
+    """
+    parts = data.load_examples(
+        task, split, data_dir=data_dir, train=train, test=test, fmt=fmt, hub=hub
+    )
+    task, split = (task, split) if train is None else ("files", f"{train} → {test}")
+    unseen = data.unseen_output_tokens(parts)
+    if as_json:
+        print_json(
+            {
+                "task": task,
+                "split": split,
+                "sizes": {p: len(parts[p]) for p in parts},
+                "examples": {p: [vars(e) for e in parts[p][:n]] for p in parts},
+                "unseen_output_tokens": dict(unseen),
+            }
+        )
+        return
+    for part, examples in parts.items():
+        table = Table(
+            title=f"{task} {split}: {part} ({len(examples):,} pairs)", title_justify="left"
+        )
+        table.add_column("input")
+        table.add_column("output")
+        if any(e.category for e in examples[:n]):
+            table.add_column("category")
+        for e in examples[:n]:
+            cells = [e.input, e.output, *([e.category] if e.category else [])]
+            table.add_row(*map(escape, cells))
+        stdout.print(table)
+    if unseen:
+        shown = escape(", ".join(f"{t} ({c})" for t, c in unseen.most_common(8)))
+        stdout.print(
+            f"[yellow]{sum(unseen.values())} uses of {len(unseen)} output tokens in test never "
+            f"appear in training (test examples per token): {shown}[/]"
+        )
+
+
+@data_app.command("export")
+def data_export(
+    task: TaskArgument,
+    split: SplitOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder, e.g. --out runs/jump.")],
+    data_dir: DataDirOption = None,
+    hub: HubOption = False,
+) -> None:
+    """Write a split as train/test files (SCAN: train.txt/test.txt; COGS: train.tsv/test.tsv).
+
+    Examples:
+      hartflow data export scan --split length --out data/length
+      hartflow data export cogs --split gen --data-dir ~/COGS --out data/cogs
+    """
+    for path in data.export(task, split, out, data_dir=data_dir, hub=hub):
+        stdout.print(Text(f"wrote {path}"))
+
+
+@data_app.command("scan-grammar")
+def data_scan_grammar(
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write, e.g. --out tasks.txt.")],
+) -> None:
+    """Write all 20,910 SCAN pairs, generated from the grammar, in SCAN format.
+
+    Examples:
+      hartflow data scan-grammar --out tasks.txt
+    """
+    stdout.print(Text(f"wrote {data.write_scan_grammar(out)}"))
