@@ -103,14 +103,34 @@ def unseen_exact(run_dir: Path, data_dir: Path, result) -> dict[str, Any]:
             "selected_exact": float(exact.mean())}  # fmt: skip
 
 
-def learn(part: str, work: Path, minutes: float | None) -> dict[str, Any]:
+def overrides(pairs: list[str]) -> dict[str, dict[str, Any]]:
+    """`--set model.hidden_size=64 --set run.lr=2e-3` -> {"model": {...}, "run": {...}}."""
+    out: dict[str, dict[str, Any]] = {"model": {}, "run": {}}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        group, dot, name = key.partition(".")
+        if not sep or not dot or group not in out:
+            raise SystemExit(f"--set {pair!r}: write model.FIELD=VALUE or run.FIELD=VALUE")
+        try:
+            out[group][name] = json.loads(value)
+        except ValueError:
+            out[group][name] = value
+    return out
+
+
+def learn(
+    part: str, work: Path, minutes: float | None, changes: dict[str, dict] | None = None
+) -> dict[str, Any]:
     spec = PARTS[part]
     budget = minutes or spec["minutes"]
     data_dir = dataset(spec["size"], work)
-    out = work / f"run-{part}"
+    changes = changes or {"model": {}, "run": {}}
+    model = {**spec["model"], **changes["model"]}
+    run = {**RUN, **spec.get("run", {}), **changes["run"]}
+    out = work / f"run-{part}-{os.getpid()}"
     shutil.rmtree(out, ignore_errors=True)
-    cfg = train_config("tiny", arch=spec["arch"], model=spec["model"], data=str(data_dir),
-                       out=str(out), minutes=budget, **RUN)  # fmt: skip
+    cfg = train_config("tiny", arch=spec["arch"], model=model, data=str(data_dir),
+                       out=str(out), minutes=budget, **run)  # fmt: skip
     load_before = load_avg()
     result = train(cfg, progress=lambda r: print(json.dumps(r), flush=True))
     curve = [{"step": e["step"], "seconds": e["seconds"], "test_exact": e["test"]["exact"],
@@ -120,7 +140,7 @@ def learn(part: str, work: Path, minutes: float | None) -> dict[str, Any]:
     reached = next((c for c in curve if c["test_exact"] >= spec["target"]), None)
     final = result.final["test"]
     return {
-        "size": spec["size"], "arch": spec["arch"], "model": spec["model"], "recipe": RUN,
+        "size": spec["size"], "arch": spec["arch"], "model": model, "recipe": run,
         "data": DATA[spec["size"]], "parameters": result.parameters,
         "budget_minutes": budget, "steps": result.steps, "seconds": round(result.seconds, 1),
         "test_n": final["n"], "final_test_exact": final["exact"],
@@ -221,6 +241,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--minutes", type=float, default=None, help="override every budget")
     parser.add_argument("--work", type=Path, default=Path("/tmp/hartflow-grid-cpu"))
+    parser.add_argument("--set", action="append", default=[], metavar="GROUP.FIELD=VALUE",
+                        help="override a model or run field, e.g. --set model.hidden_size=64")
+    parser.add_argument("--key", default=None, help="store under this name (default: the part)")
     parser.add_argument(
         "--shared",
         default="shared with 4 other helpers' jobs (2 cores)",
@@ -231,12 +254,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     path = RESULTS / f"{NAME}.json"
     result: dict[str, Any] = {}
     for part in args.parts.split(","):
-        entry = flops() if part == "flops" else learn(part, args.work, args.minutes)
+        changes = overrides(args.set)
+        entry = flops() if part == "flops" else learn(part, args.work, args.minutes, changes)
         entry.update(threads=args.threads, machine_shared=args.shared,
                      measured_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))  # fmt: skip
         # re-read just before writing: two invocations may run side by side on different parts
         result = json.loads(path.read_text()) if path.exists() else {}
         key = part if part != "flops" or args.threads == 2 else f"flops-{args.threads}-thread"
+        key = args.key or key
         result[key] = entry
         result["machine"] = {**machine(), "pid": os.getpid()}
         save(NAME, result)
