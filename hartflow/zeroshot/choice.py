@@ -1,14 +1,14 @@
 """Choosing among a skeleton's templates when its training pairs disagree.
 
 Typed slots accept any word of a class, but words of one class can still behave differently in
-one skeleton (one intransitive verb's subject is its agent, another's its theme). Such a skeleton
-keeps every template it was seen with, and the words that filled each slot under each one. A
-*deciding* slot is one whose words each went with a single template. For a new command:
+one skeleton (two words whose outputs give the same neighbouring slot different roles). Such a
+skeleton keeps every template it was seen with, and the words that filled each slot under each
+one. A *deciding* slot is one whose words each went with a single template. For a new command:
 
 1. the word in a deciding slot was seen there: its template (direct evidence);
 2. otherwise the template whose words share most usages with this word elsewhere: a usage is a
-   (skeleton, slot, template) triple, so a word seen only as "X <w> ." with the theme template
-   sides with the words that had that same template there;
+   (skeleton, slot, template) triple, so a word seen only as "X <w> ." with one template sides
+   with the words that had that same template there;
 3. otherwise the most frequent template.
 """
 
@@ -92,7 +92,7 @@ class TemplateChoice:
 
 class Alternations:
     """Word-conditioned tokens: where one skeleton's templates differ only by a token near a
-    deciding slot (theme / agent after an intransitive verb), the word in that slot picks it.
+    deciding slot (the role a slot's word gives its neighbour), the word in that slot picks it.
 
     A context is (slot symbol, the skeleton symbol after the slot, distance from the slot's
     reference in the template to the differing token); each word remembers which token it took
