@@ -219,9 +219,9 @@ def _pct100(x: float | None) -> str:
 
 
 def grid_cpu(result: dict) -> str:
-    lines = ["| run | model | budget | steps | final test exact | selected test exact (unseen) "
-             "| cells | halt steps | target |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+    lines = ["| run | model | threads | budget | steps | final test exact "
+             "| selected test exact (unseen) | cells | halt steps | target |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
     for part in ("s4", "s4-hrm", "s4-long", "s6", "s6-hrm"):
         if part not in result:
             continue
@@ -235,7 +235,8 @@ def grid_cpu(result: dict) -> str:
         selected = r.get("selected_exact")
         lines.append(
             f"| {r['size']}×{r['size']} Sudoku | {r['arch']} {r['parameters'] / 1e3:.0f} k "
-            f"| {r['budget_minutes']:g} min | {r['steps']} | {_pct100(r['final_test_exact'])} "
+            f"| {r.get('threads', '?')} | {r['budget_minutes']:g} min | {r['steps']} "
+            f"| {_pct100(r['final_test_exact'])} "
             f"| {_pct100(selected)} ({_pct100(r['unseen_exact'])}, n={r['unseen_n']}) "
             f"| {_pct100(r['final_cell_accuracy'])} "
             f"| {r['final_halt_steps']:.2f} | {target} |"
@@ -243,9 +244,9 @@ def grid_cpu(result: dict) -> str:
     for key in sorted(k for k in result if k.startswith("flops")):
         r = result[key]
         lines.append(
-            f"| 9×9 training step, {r.get('threads', 2)} thread(s) "
-            f"| trm-mlp {r['parameters'] / 1e6:.2f} M, batch {r['batch']} "
-            f"| – | – | {r['model_flops_per_s'] / 1e9:.1f} GFLOP/s vs torch.mm "
+            f"| 9×9 training step | trm-mlp {r['parameters'] / 1e6:.2f} M, batch {r['batch']} "
+            f"| {r.get('threads', 2)} | – | – "
+            f"| {r['model_flops_per_s'] / 1e9:.1f} GFLOP/s vs torch.mm "
             f"{r['gemm_flops_per_s'] / 1e9:.1f} GFLOP/s | – | – | – "
             f"| ≥ 40 %: {100 * r['fraction']:.0f} % ({'met' if r['met'] else 'not met'}) |"
         )
@@ -257,9 +258,11 @@ def hybrid_accuracy(result: dict) -> str:
     lines = [
         "Same refiner and budget in every row (optimizer steps × batch, per part: "
         + ", ".join(f"{p} {v['steps']} × {v['batch']}" for p, v in b.items())
-        + "); exact match % on a seeded random subset of each test set (n). HRR-only = the "
-        "zero-shot reasoner's own answer on the same subset; fixed/broken = hybrid answers that "
-        "differ from it for the better/worse. Machine: " + result["machine"]["shared"] + ".",
+        + "); exact match % on the whole test set (n; a smaller n is a seeded random subset). "
+        "HRR-only = the zero-shot reasoner's own answer on the same examples; fixed/broken = "
+        "hybrid answers that differ from it for the better/worse. Machine: "
+        + result["machine"]["shared"]
+        + ".",
         "",
         "| task | split | n | HRR-only | TRM-only | **hybrid** | fixed | broken | train s |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
@@ -292,7 +295,7 @@ def hybrid_accuracy(result: dict) -> str:
             )
     cogs = by.get(("cogs", "gen", "hybrid"))
     if cogs and "per_category" in cogs:
-        lines += ["", "COGS gen per category (hybrid, test subset):", "",
+        lines += ["", "COGS gen per category (hybrid):", "",
                   "| category | exact % |", "|---|---:|"]  # fmt: skip
         lines += [f"| {c} | {100 * v:.1f} |" for c, v in cogs["per_category"].items()]
     return "\n".join(lines)
