@@ -10,7 +10,7 @@ def test_rows_and_targets():
            "final_test_exact": 0.995, "unseen_exact": 0.99, "unseen_n": 300,
            "final_cell_accuracy": 0.999, "final_halt_steps": 2.5, "target": 0.99,
            "reached_target_at_seconds": 420.0, "met": True, "target_minutes": 10,
-           "selected_exact": 0.98}  # fmt: skip
+           "selected_exact": 0.98, "threads": 2}  # fmt: skip
     flops = {"parameters": 5028866, "batch": 4, "model_flops_per_s": 3e9,
              "gemm_flops_per_s": 4e9, "fraction": 0.75, "met": True}  # fmt: skip
     late = {**run, "size": 6, "met": False, "target": 0.9, "reached_target_at_seconds": None}
@@ -19,12 +19,12 @@ def test_rows_and_targets():
     lines = text.splitlines()
     assert len(lines) == 2 + 3
     assert (
-        "| 4×4 Sudoku | trm-att 58 k | 10 min | 500 | 99.5 % | 98.0 % (99.0 %, n=300)" in lines[2]
+        "| 4×4 Sudoku | trm-att 58 k | 2 | 10 min | 500 | 99.5 % | 98.0 % (99.0 %, n=300)" in lines[2]
     )
     assert lines[2].endswith("≥ 99 % in ≤ 10 min: met (reached at 7.0 min) |")
     assert lines[3].endswith("≥ 90 % in ≤ 10 min: not met |")
     assert (
-        "2 thread(s)" in lines[4]
+        "| 9×9 training step | trm-mlp 5.03 M, batch 4 | 2 |" in lines[4]
         and "3.0 GFLOP/s vs torch.mm 4.0 GFLOP/s" in lines[4]
         and "75 % (met)" in lines[4]
     )
