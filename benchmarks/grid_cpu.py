@@ -241,8 +241,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--minutes", type=float, default=None, help="override every budget")
     parser.add_argument("--work", type=Path, default=Path("/tmp/hartflow-grid-cpu"))
-    parser.add_argument("--set", action="append", default=[], metavar="GROUP.FIELD=VALUE",
-                        help="override a model or run field, e.g. --set model.hidden_size=64")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="GROUP.FIELD=VALUE",
+        help="override a model or run field, e.g. --set model.hidden_size=64",
+    )
     parser.add_argument("--key", default=None, help="store under this name (default: the part)")
     parser.add_argument(
         "--shared",
