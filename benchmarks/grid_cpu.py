@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--key", default=None, help="store under this name (default: the part)")
     parser.add_argument(
         "--shared",
-        default="shared with 4 other helpers' jobs (2 cores)",
+        default="not stated (pass --shared to say what else ran)",
         help="what else ran on the machine",
     )
     args = parser.parse_args(argv)
