@@ -2,9 +2,8 @@
 
 Training hypotheses are cross-fitted (`hypotheses.cross_fit`); test hypotheses come from the
 reasoner built on the whole training set. Both are cached as JSON keyed by a fingerprint of the
-data and the memory's settings, so ablations over the refiner reuse them. The key does not
-cover the reasoner's code: a shared `cache_dir` must be emptied when the reasoner changes (the
-default cache is the run folder, so a new run computes its own).
+data, the memory's settings and the source of the code that makes them (the zero-shot reasoner
+and `hypotheses.py`), so ablations over the refiner reuse them and a changed reasoner does not.
 """
 
 from __future__ import annotations
@@ -59,9 +58,22 @@ def load_pairs(cfg: TrainConfig) -> tuple[list, list, list[str]]:
     return train, test, [e.category for e in parts["test"]]
 
 
+def _code_digest() -> bytes:
+    """The source of the code that computes hypotheses: a change to it invalidates the cache."""
+    import hartflow.zeroshot as zeroshot
+
+    here = Path(__file__).resolve().parent
+    files = sorted(Path(zeroshot.__file__).resolve().parent.glob("*.py"))
+    h = hashlib.sha256()
+    for f in [*files, here / "hypotheses.py"]:
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.digest()
+
+
 def _fingerprint(cfg: TrainConfig, train: list, test: list) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([cfg.folds, cfg.hrr_d, cfg.seed, K_CACHE]).encode())
+    h.update(_code_digest())
     for part in (train, test):
         for i, o in part:
             h.update((" ".join(i) + "\t" + " ".join(o) + "\n").encode())

@@ -42,6 +42,15 @@ class TestHypotheses:
         assert all(h.tokens != ("L",) for h in hyps[4])
         assert all(isinstance(h, Hypothesis) for row in hyps for h in row)
 
+    def test_cache_key_covers_the_reasoner_code(self, monkeypatch):
+        import hartflow.hybrid.data as data
+
+        cfg, pairs = TrainConfig(), [(("dax",), ("D",))]
+        before = data._fingerprint(cfg, pairs, pairs)
+        assert data._fingerprint(cfg, pairs, pairs) == before  # stable while the code is
+        monkeypatch.setattr(data, "_code_digest", lambda: b"edited reasoner")
+        assert data._fingerprint(cfg, pairs, pairs) != before
+
     def test_folds_are_validated(self):
         with pytest.raises(ValueError, match="folds"):
             cross_fit([(("a",), ("A",))], folds=1)
