@@ -301,8 +301,15 @@ def hybrid_accuracy(result: dict) -> str:
     return "\n".join(lines)
 
 
+def grid_ablation(result: dict) -> str:
+    from hartflow.grid.ablation import render_markdown
+
+    return render_markdown(result).rstrip()
+
+
 RENDERERS = {
     "grid_data": grid_data,
+    "grid_ablation": grid_ablation,
     "grid_cpu": grid_cpu,
     "hrr_ops": hrr_ops,
     "hrr_ops_idle": hrr_ops,  # the same benchmark on two idle cores of another machine
