@@ -126,7 +126,7 @@ def data_show(
 def data_export(
     task: TaskArgument,
     split: SplitOption,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder, e.g. --out runs/jump.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder, e.g. --out runs/out.")],
     data_dir: DataDirOption = None,
     hub: HubOption = False,
 ) -> None:
