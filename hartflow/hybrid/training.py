@@ -79,7 +79,7 @@ def batch_indices(n: int, global_batch: int, seed: int, batch: int) -> list[int]
     epoch, j = divmod(batch, per_epoch)
     perm = torch.randperm(n, generator=_generator(seed, 7, epoch))
     take = perm[j * global_batch : (j + 1) * global_batch]
-    if len(take) < global_batch:  # fewer rows than a batch: wrap around
+    if len(take) < global_batch:  # fewer rows than a batch: repeat the permutation
         take = perm.repeat(math.ceil(global_batch / n))[:global_batch]
     return take.tolist()
 

@@ -28,8 +28,8 @@ Pair = tuple[tuple[str, ...], tuple[str, ...]]  # (input tokens, output tokens)
 def induce_lexicon(pairs: Sequence[Pair]) -> dict[str, str]:
     """{word: token}: each word's most exclusive token among those it necessarily produces.
 
-    >>> induce_lexicon([(("dax",), ("D",)), (("dax", "twice"), ("D", "D")),
-    ...                 (("wif", "twice"), ("W", "W")), (("wifs",), ("W",))])
+    >>> induce_lexicon([(("dax",), ("D",)), (("dax", "bis"), ("D", "D")),
+    ...                 (("wif", "bis"), ("W", "W")), (("wifs",), ("W",))])
     {'dax': 'D', 'wif': 'W', 'wifs': 'W'}
     """
     with_token: Counter = Counter()
