@@ -46,10 +46,12 @@ DataDirOption = Annotated[
     typer.Option(
         "--data-dir",
         help="Folder of the official files, e.g. --data-dir ~/SCAN; SCAN is generated without "
-        "one; COGS falls back to $HARTFLOW_DATA/cogs.",
+        "one; COGS and SLOG fall back to $HARTFLOW_DATA/cogs and $HARTFLOW_DATA/slog.",
     ),
 ]
-TaskOption = Annotated[str | None, typer.Option("--task", help="scan or cogs, e.g. --task scan.")]
+TaskOption = Annotated[
+    str | None, typer.Option("--task", help="scan, cogs or slog, e.g. --task scan.")
+]
 TrainOption = Annotated[
     Path | None, typer.Option("--train", help="Your training file (.txt SCAN format or .tsv).")
 ]

@@ -22,7 +22,7 @@ from hartflow.commands.common import (
 
 data_app = typer.Typer(help="Data sets: list, show and export splits; write the SCAN grammar.")
 
-TaskArgument = Annotated[str, typer.Argument(help="Task name: scan or cogs.")]
+TaskArgument = Annotated[str, typer.Argument(help="Task name: scan, cogs or slog.")]
 SplitOption = Annotated[
     str, typer.Option("--split", "-s", help="Split, e.g. --split addprim_jump.")
 ]
@@ -42,15 +42,18 @@ def data_list(
     cogs_dir: Annotated[
         Path | None, typer.Option("--cogs-dir", help="COGS folder (default $HARTFLOW_DATA/cogs).")
     ] = None,
+    slog_dir: Annotated[
+        Path | None, typer.Option("--slog-dir", help="SLOG folder (default $HARTFLOW_DATA/slog).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Tasks, splits and their sizes.
 
     Examples:
       hartflow data list
-      hartflow data list --cogs-dir ~/COGS --json
+      hartflow data list --cogs-dir ~/COGS --slog-dir ~/SLOG/data/cogs_LF --json
     """
-    rows = data.catalog(scan_dir=data_dir, cogs_dir_=cogs_dir)
+    rows = data.catalog(scan_dir=data_dir, cogs_dir_=cogs_dir, slog_dir=slog_dir)
     if as_json:
         print_json(rows)
         return
@@ -65,7 +68,7 @@ def data_list(
 
 @data_app.command("show")
 def data_show(
-    task: Annotated[str | None, typer.Argument(help="Task name: scan or cogs.")] = None,
+    task: Annotated[str | None, typer.Argument(help="Task name: scan, cogs or slog.")] = None,
     split: Annotated[
         str | None, typer.Option("--split", "-s", help="Split, e.g. --split addprim_jump.")
     ] = None,
@@ -85,6 +88,7 @@ def data_show(
       hartflow data show scan --split addprim_jump -n 5
       hartflow data show --train my/train.tsv --test my/test.tsv
       hartflow data show cogs --split gen --data-dir ~/COGS/data
+      hartflow data show slog --split gen --data-dir ~/SLOG/data/cogs_LF
     """
     parts = data.load_examples(
         task, split, data_dir=data_dir, train=train, test=test, fmt=fmt, hub=hub
@@ -130,11 +134,12 @@ def data_export(
     data_dir: DataDirOption = None,
     hub: HubOption = False,
 ) -> None:
-    """Write a split as train/test files (SCAN: train.txt/test.txt; COGS: train.tsv/test.tsv).
+    """Write a split as train/test files (SCAN: train.txt/test.txt; COGS, SLOG: .tsv).
 
     Examples:
       hartflow data export scan --split length --out data/length
       hartflow data export cogs --split gen --data-dir ~/COGS --out data/cogs
+      hartflow data export slog --split gen --data-dir ~/SLOG/data/cogs_LF --out /tmp/slog
     """
     for path in data.export(task, split, out, data_dir=data_dir, hub=hub):
         stdout.print(Text(f"wrote {path}"))

@@ -1,4 +1,4 @@
-"""Data sets: SCAN (generated or official files), COGS (official files), any user file pair.
+"""Data sets: SCAN (generated or official files), COGS and SLOG (official files), any user file pair.
 
 Everything loads into a Hugging Face `datasets.DatasetDict` with `train` and `test` splits and the
 columns `input`, `output`, `category` (empty where the data has none), so users can map, filter and
@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hartflow.data import cogs, scan
+from hartflow.data import cogs, scan, slog
 from hartflow.data.formats import Example, read_examples, write_examples
 from hartflow.data.hub import load_scan as load_scan_from_hub
 from hartflow.errors import DataError
@@ -39,7 +39,12 @@ __all__ = [
     "write_scan_grammar",
 ]
 
-TASKS: dict[str, tuple[str, ...]] = {"scan": tuple(scan.SPLITS), "cogs": tuple(cogs.SPLITS)}
+TASKS: dict[str, tuple[str, ...]] = {
+    "scan": tuple(scan.SPLITS),
+    "cogs": tuple(cogs.SPLITS),
+    "slog": tuple(slog.SPLITS),
+}
+FILE_TASKS = {"cogs": cogs, "slog": slog}  # read from files: $HARTFLOW_DATA/<task> by default
 COLUMNS = ("input", "output", "category")
 
 
@@ -74,10 +79,10 @@ def load_examples(
     """{'train': [...], 'test': [...]} examples of a task's split or of a user's files.
 
     Args:
-        task: "scan" or "cogs" (omit when giving `train` and `test`).
+        task: "scan", "cogs" or "slog" (omit when giving `train` and `test`).
         split: the split name (see `TASKS`).
         data_dir: folder of the official files; SCAN is generated from its grammar without one,
-            COGS falls back to `$HARTFLOW_DATA/cogs`.
+            COGS and SLOG fall back to `$HARTFLOW_DATA/cogs` and `$HARTFLOW_DATA/slog`.
         train, test: files in SCAN format (.txt) or TSV (.tsv) instead of a task.
         fmt: "scan" or "tsv" to override the extension.
         seed: for the generated `simple` split.
@@ -101,10 +106,11 @@ def load_examples(
         return load_scan_from_hub(split)
     if task == "scan":
         return scan.load_split(split, data_dir=data_dir, seed=seed)
-    folder = cogs_dir(data_dir)
+    module = FILE_TASKS[task]
+    folder = task_dir(task, data_dir)
     if folder is None:
-        raise DataError(f"COGS is read from files; {cogs.HOW_TO_GET}")
-    return cogs.load_split(split, folder)
+        raise DataError(f"{task.upper()} is read from files; {module.HOW_TO_GET}")
+    return module.load_split(split, folder)
 
 
 def tokens(text: str) -> list[str]:
@@ -124,16 +130,20 @@ def unseen_output_tokens(parts: dict[str, list[Example]]) -> Counter:
     return Counter(t for e in parts["test"] for t in set(tokens(e.output)) if t not in seen)
 
 
-def cogs_dir(data_dir: str | Path | None) -> Path | None:
-    """COGS folder: `data_dir`, else `$HARTFLOW_DATA/cogs` when that variable is set."""
+def task_dir(task: str, data_dir: str | Path | None) -> Path | None:
+    """A file task's folder: `data_dir`, else `$HARTFLOW_DATA/<task>` when that variable is set."""
     if data_dir is not None:
         return Path(data_dir)
     root = os.environ.get("HARTFLOW_DATA")
-    return Path(root) / "cogs" if root else None
+    return Path(root) / task if root else None
+
 
 
 def catalog(
-    *, scan_dir: str | Path | None = None, cogs_dir_: str | Path | None = None
+    *,
+    scan_dir: str | Path | None = None,
+    cogs_dir_: str | Path | None = None,
+    slog_dir: str | Path | None = None,
 ) -> list[dict]:
     """Every task and split with its sizes and where it comes from (for `hartflow data list`)."""
     rows = []
@@ -141,15 +151,16 @@ def catalog(
         parts = scan.load_split(split, data_dir=scan_dir)
         source = str(scan_dir) if scan_dir else "generated from the grammar"
         rows.append(_row("scan", split, parts, source))
-    folder = cogs_dir(cogs_dir_)
-    for split in TASKS["cogs"]:
-        try:
-            parts = cogs.load_split(split, folder) if folder else None
-        except DataError:
-            parts, note = None, f"files not found in {folder}"
-        else:
-            note = "needs --data-dir (or $HARTFLOW_DATA)" if folder is None else str(folder)
-        rows.append(_row("cogs", split, parts, note))
+    for task, given in (("cogs", cogs_dir_), ("slog", slog_dir)):
+        folder = task_dir(task, given)
+        for split in TASKS[task]:
+            try:
+                parts = FILE_TASKS[task].load_split(split, folder) if folder else None
+            except DataError:
+                parts, note = None, f"files not found in {folder}"
+            else:
+                note = "needs --data-dir (or $HARTFLOW_DATA)" if folder is None else str(folder)
+            rows.append(_row(task, split, parts, note))
     return rows
 
 
@@ -172,7 +183,7 @@ def export(
     seed: int = 0,
     hub: bool = False,
 ) -> list[Path]:
-    """Write a split as train/test files: SCAN format (.txt) for SCAN, TSV for COGS."""
+    """Write a split as train/test files: SCAN format (.txt) for SCAN, TSV for COGS and SLOG."""
     parts = load_examples(task, split, data_dir=data_dir, seed=seed, hub=hub)
     fmt, ext = ("scan", "txt") if task == "scan" else ("tsv", "tsv")
     return [write_examples(Path(out) / f"{p}.{ext}", parts[p], fmt) for p in ("train", "test")]
