@@ -1,4 +1,4 @@
-"""Data sets: SCAN (generated or official files), COGS and SLOG (official files), any user file pair.
+"""Data sets: SCAN (generated or official files), COGS and SLOG (official files), user files.
 
 Everything loads into a Hugging Face `datasets.DatasetDict` with `train` and `test` splits and the
 columns `input`, `output`, `category` (empty where the data has none), so users can map, filter and

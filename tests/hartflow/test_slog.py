@@ -49,8 +49,8 @@ def test_slog_without_data_dir_says_how_to_get_it(monkeypatch):
 
 
 def test_missing_zip_is_named(tmp_path):
-    (tmp_path / "train.tsv").write_text("A cat ran .\tcat ( x _ 1 ) AND run . agent ( x _ 2 , x _ 1 )\n")
-    with pytest.raises(DataError, match="generalization_sets.zip"):
+    (tmp_path / "train.tsv").write_text("A cat ran .\tcat ( x _ 1 )\n")
+    with pytest.raises(DataError, match=r"generalization_sets\.zip"):
         load_examples("slog", "gen", data_dir=tmp_path)
 
 
