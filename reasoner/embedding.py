@@ -7,6 +7,10 @@ is padded with zeros to P·D and laid out over the P prefix slots: with D = puzz
 P = 16 only slot 0 holds the vector, the other 15 are zero "register" slots. The table is a
 sparse-gradient parameter, trained by `SignSGD`, and kept out of the dense parameter count and the
 EMA. With learned positions the sum is 0.7071·(x + pos) before the √D scale, as in TRM/HRM.
+
+In a compute dtype below fp32 (bf16) the tables are cast first and everything after, the √D scale
+included, runs in that dtype: what the reference's `CastedEmbedding` does (scaling in fp32 and
+rounding once would give other values, and other embedding gradients).
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ class GridEmbedding(nn.Module):
     """Token + puzzle-prefix (+ learned position) embedding.
 
     Shapes:
-        inputs: (B, L) integer tokens; puzzle_identifiers: (B,) integer ids -> (B, P + L, D) fp32.
+        inputs: (B, L) integer tokens; puzzle_identifiers: (B,) integer ids -> (B, P + L, D) in
+        the compute dtype passed to `forward` (fp32 by default).
     """
 
     def __init__(
@@ -81,17 +86,23 @@ class GridEmbedding(nn.Module):
     def _puzzle_vectors(self, puzzle_identifiers: torch.Tensor) -> torch.Tensor:
         return self.puzzle(puzzle_identifiers.long())  # (B, puzzle_dim)
 
-    def forward(self, inputs: torch.Tensor, puzzle_identifiers: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        puzzle_identifiers: torch.Tensor,
+        *,
+        dtype: torch.dtype = torch.float32,
+    ) -> torch.Tensor:
         B = inputs.shape[0]
-        x = self.tokens(inputs.long())  # (B, L, D)
+        x = F.embedding(inputs.long(), self.tokens.weight.to(dtype))  # (B, L, D), cast first
         if self.puzzle_emb_len:
             if self.puzzle is None:
                 prefix = x.new_zeros(B, self.puzzle_emb_len, self.hidden_size)
             else:
-                vec = self._puzzle_vectors(puzzle_identifiers)
+                vec = self._puzzle_vectors(puzzle_identifiers).to(dtype)  # (B, puzzle_dim)
                 pad = self.puzzle_emb_len * self.hidden_size - self.puzzle_dim
                 prefix = F.pad(vec, (0, pad)).view(B, self.puzzle_emb_len, self.hidden_size)
-            x = torch.cat((prefix.to(x.dtype), x), dim=1)  # (B, P + L, D)
+            x = torch.cat((prefix, x), dim=1)  # (B, P + L, D)
         if self.positions is not None:
-            x = 0.707106781 * (x + self.positions)
-        return self.scale * x
+            x = 0.707106781 * (x + self.positions.to(dtype))
+        return self.scale * x  # in `dtype`, as the reference

@@ -5,6 +5,11 @@ A model is a list of named state tensors (TRM: y, z; HRM: z_high, z_low), a sche
 per supervision step (TRM: T × (n × "z", "y")), and how many trailing updates carry gradient
 (TRM: the last cycle, n + 1; HRM and the 1-step ablation: 2). Everything before runs under
 `torch.no_grad()`, so no autograd graph is built for it.
+
+Compute dtype (`forward_dtype`, or autocast's dtype inside `torch.autocast`): the weights stay
+fp32 and every use casts them (`layers.Linear`, `GridEmbedding`), the embedding is scaled in the
+compute dtype, norms and RoPE run in fp32, and the heads' outputs are returned in fp32. In bf16
+this is the reference's arithmetic, bit for bit; fp32 is unchanged by the option.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from reasoner.act import ACTModel, Batch, forward_dtype
+from reasoner.act import ACTModel, Batch
 from reasoner.embedding import POS_ENCODINGS, GridEmbedding
 from reasoner.layers import MIXERS, Block, Linear, ReasoningModule, Rotary, trunc_normal_init_
+
+FORWARD_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class GridModelConfig:
     max_halt_steps: int = 16
     halt_exploration_prob: float = 0.1
     act_continue: bool = False  # halt on q_halt > q_continue and learn q_continue (bootstrapped)
+    forward_dtype: str = "float32"  # "bfloat16": the papers' GPU compute (fp32 master weights)
 
     def __post_init__(self):
         if self.puzzle_emb_ndim is None:
@@ -76,6 +84,11 @@ class GridModelConfig:
                 f"puzzle_emb_ndim {self.puzzle_emb_ndim} needs "
                 f">= {math.ceil(self.puzzle_emb_ndim / self.hidden_size)} prefix slots, got "
                 f"puzzle_emb_len={self.puzzle_emb_len}; raise it or set puzzle_emb_len=None"
+            )
+        if self.forward_dtype not in FORWARD_DTYPES:
+            raise ValueError(
+                f"forward_dtype must be one of {sorted(FORWARD_DTYPES)}, got "
+                f"{self.forward_dtype!r} (the papers train in 'bfloat16')"
             )
         if self.max_halt_steps < 1:
             raise ValueError(f"max_halt_steps must be >= 1, got {self.max_halt_steps} (paper: 16)")
@@ -158,6 +171,12 @@ class GridReasoner(ACTModel):
             init = trunc_normal_init_(torch.empty(D), std=1.0, generator=generator)
             self.register_buffer(f"{name}_init", init)
 
+    def compute_dtype(self, device: torch.device) -> torch.dtype:
+        """The dtype of the recurrent state: autocast's when autocast is on, else forward_dtype."""
+        if torch.is_autocast_enabled(device.type):
+            return torch.get_autocast_dtype(device.type)
+        return FORWARD_DTYPES[self.config.forward_dtype]
+
     # --- parameter groups -------------------------------------------------------------------
     def puzzle_parameters(self) -> list[nn.Parameter]:
         """The sparse puzzle-embedding table (for SignSGD)."""
@@ -188,7 +207,7 @@ class GridReasoner(ACTModel):
     def reset_state(
         self, state: dict[str, torch.Tensor], halted: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        dtype = forward_dtype(halted.device)
+        dtype = self.compute_dtype(halted.device)
         mask = halted.view(-1, 1, 1)
         return {
             n: torch.where(mask, getattr(self, f"{n}_init").to(dtype), state[n].to(dtype))
@@ -206,9 +225,8 @@ class GridReasoner(ACTModel):
                 f"inputs have {batch['inputs'].shape[-1]} cells per row but the model was built "
                 f"for seq_len={self.config.seq_len}; build it with the data's seq_len"
             )
-        x = self.embed(batch["inputs"], batch["puzzle_identifiers"])
-        dtype = forward_dtype(x.device)
-        x = x.to(dtype)
+        dtype = self.compute_dtype(batch["inputs"].device)
+        x = self.embed(batch["inputs"], batch["puzzle_identifiers"], dtype=dtype)  # (B, P + L, D)
         rotary = self.rotary() if self.rotary is not None else None
         state = dict(state)
         ops = self.schedule()

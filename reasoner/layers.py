@@ -64,7 +64,10 @@ def trunc_normal_init_(
 class Linear(nn.Linear):
     """`nn.Linear` with truncated-LeCun init (std 1/sqrt(fan_in)), no bias by default.
 
-    Weights stay fp32; under autocast they are cast at use (TRM's `CastedLinear`).
+    Weights stay fp32 and are cast to the input's dtype at every use (TRM's `CastedLinear`): a
+    weight applied k times gets k casts, so in bf16 its k gradients are summed in fp32, as in the
+    reference (autocast's one cached cast per weight would sum them in bf16 first). In fp32 the
+    cast is a no-op.
 
     Shapes:
         x: (..., in_features) -> (..., out_features)
@@ -90,6 +93,10 @@ class Linear(nn.Linear):
         if self.bias is not None:
             with torch.no_grad():
                 self.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = None if self.bias is None else self.bias.to(x.dtype)
+        return F.linear(x, self.weight.to(x.dtype), bias)
 
 
 class Rotary(nn.Module):

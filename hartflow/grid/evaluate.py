@@ -45,7 +45,11 @@ def head(split: Split, limit: int | None) -> Split:
 
 
 def autocast_for(device: torch.device, bf16: bool):
-    """bf16 autocast on CUDA when asked; nothing on CPU."""
+    """bf16 autocast on CUDA when asked; nothing on CPU.
+
+    The grid models cast every weight themselves at each use, so autocast only sets the compute
+    dtype: the result is the reference's bf16 arithmetic bit for bit (tests/reasoner/test_bf16.py).
+    """
     if bf16 and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return nullcontext()

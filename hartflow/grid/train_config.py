@@ -63,7 +63,7 @@ class TrainConfig:
     seed: int = 0
     # hardware
     device: str = "auto"  # auto | cpu | cuda
-    bf16: bool = True  # autocast to bf16 on CUDA (never on CPU)
+    bf16: bool = True  # bf16 compute on CUDA, as the reference: weights cast at each use (not CPU)
     compile: bool = False  # torch.compile the model
     log_every: int = 10  # steps between log.jsonl lines
     plot: bool = True  # draw curves.png (matplotlib; a few seconds per drawing)
