@@ -2,7 +2,8 @@
 
 Boards are flat row-major int8 arrays of n·n cells for n ∈ {4, 6, 9}; 0 = blank, 1..n = digit
 (geometry and solver: `hartflow.grid.sudoku_solver`). A puzzle's `rating` is the number of
-backtracks of our fixed-heuristic solver (Sudoku-Extreme uses tdoku's; see the solver module).
+guesses of the tdoku-style rater (`hartflow.grid.sudoku_rater`: naked and hidden singles,
+most-constrained cell first), the kind of count Sudoku-Extreme's `rating` column holds.
 
 Builder (as TRM/HRM build Sudoku-Extreme): token = digit + 1, so PAD 0, blank 1, digit d → d + 1,
 vocab n + 2, seq_len n·n; labels are the answer tokens, every cell supervised; every puzzle has
@@ -15,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,13 +24,13 @@ import numpy as np
 from hartflow.atomic import write_bytes
 from hartflow.errors import DataError
 from hartflow.grid.layout import SplitBuilder, write_dataset
+from hartflow.grid.sudoku_rater import rating
 from hartflow.grid.sudoku_solver import (
     SIZES,
     check_board,
     count_solutions,
     geometry,
     is_valid_solution,
-    rating,
     solve,
     valid_solutions,
 )
@@ -54,86 +54,19 @@ PAD, BLANK = 0, 1  # token of digit d is d + 1
 class Puzzle:
     question: np.ndarray  # (n·n,) int8, 0 = blank
     answer: np.ndarray  # (n·n,) int8, digits 1..n
-    rating: int  # backtracks of our solver before its first solution
+    rating: int  # guesses of the tdoku-style rater before its first solution
 
 
 # ----------------------------------------------------------------------------------- generating
-def generate(
-    count: int,
-    size: int,
-    *,
-    min_rating: int = 0,
-    seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
-    max_attempts: int = 1000,
-) -> list[Puzzle]:
-    """`count` distinct puzzles with unique solutions and `rating >= min_rating`.
+def generate(count: int, size: int, **options) -> list[Puzzle]:
+    """`count` distinct unique-solution puzzles rated >= `min_rating` (default 0).
 
-    Each attempt draws a random full board, then blanks its cells in a random order, keeping a
-    blank only while the solution stays unique (so the puzzle is minimal); attempts below
-    `min_rating` are thrown away. Puzzle i draws from its own generator seeded by (seed, i), so the
-    same seed gives the same puzzles and `generate(10, ...)` starts with `generate(5, ...)`.
-
-    Ratings by size: 4×4 puzzles are always 0, 6×6 mostly 0; 9×9 minimal puzzles have a median
-    near 25 and a long tail, so `min_rating=20` keeps about half of the attempts (~0.1 s each).
-
-    Raises:
-        DataError: if a puzzle needs more than `max_attempts` attempts (min_rating too high).
+    See `hartflow.grid.sudoku_generator.generate` for the options (min_rating, seed, progress,
+    max_attempts, n_views, workers) and how hard puzzles are made.
     """
-    geometry(size)
-    if count < 0 or min_rating < 0 or max_attempts < 1:
-        raise DataError(
-            f"need count >= 0, min_rating >= 0 and max_attempts >= 1, "
-            f"got {count}, {min_rating} and {max_attempts}"
-        )
-    puzzles: list[Puzzle] = []
-    seen: set[bytes] = set()
-    for i in range(count):
-        rng = np.random.default_rng([seed, i])
-        best = -1
-        for _ in range(max_attempts):
-            answer = _random_solution(size, rng)
-            question = _remove_clues(answer, size, rng)
-            r = rating(question, size)
-            best = max(best, r)
-            if r >= min_rating and question.tobytes() not in seen:
-                break
-        else:
-            raise DataError(
-                f"puzzle {i}: no new {size}×{size} puzzle with rating >= {min_rating} in "
-                f"{max_attempts} attempts (best {best}); lower min_rating or raise max_attempts"
-            )
-        seen.add(question.tobytes())
-        puzzles.append(Puzzle(question, answer, r))
-        if progress:
-            progress(i + 1, count)
-    return puzzles
+    from hartflow.grid.sudoku_generator import generate as _generate
 
-
-def _random_solution(size: int, rng: np.random.Generator) -> np.ndarray:
-    """A random full board: random digits in independent diagonal boxes, solved, then shuffled."""
-    geo = geometry(size)
-    n, br, bc = size, geo.box_rows, geo.box_cols
-    for _ in range(100):
-        board = np.zeros((n, n), np.int8)
-        for k in range(min(n // br, n // bc)):  # boxes (k, k) share no row, column or box
-            board[k * br : (k + 1) * br, k * bc : (k + 1) * bc] = (
-                rng.permutation(n).reshape(br, bc) + 1
-            )
-        found = solve(board.ravel(), size, limit=1).solution
-        if found is not None:  # the solver's completion is lexicographically biased: shuffle it
-            return apply_transform(found, random_transform(size, rng), size)
-    raise AssertionError(f"100 random diagonal-box fillings of a {n}×{n} board had no completion")
-
-
-def _remove_clues(answer: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Blank the cells of `answer` in a random order while the solution stays unique."""
-    question = answer.copy()
-    for i in rng.permutation(size * size):
-        question[i] = 0
-        if count_solutions(question, size, limit=2) != 1:
-            question[i] = answer[i]
-    return question
+    return _generate(count, size, **options)
 
 
 # -------------------------------------------------------------------------------- reading files
