@@ -47,7 +47,8 @@ def grid_show(
     index: Annotated[int, typer.Option("--index", "-i", help="Example index, e.g. --index 0.")] = 0,
     part: Annotated[str, typer.Option("--split", help="train or test.")] = "test",
 ) -> None:
-    """Render one puzzle and its solution in the terminal (ARC in its colours).
+    """Render one puzzle and its solution in the terminal (ARC in its colours); a Sudoku's
+    title gives its rating (guesses of the tdoku-style rater).
 
     Examples:
       hartflow grid show data/s9 --index 3
@@ -56,7 +57,8 @@ def grid_show(
     from hartflow.grid.jobs import example
 
     ex = example(directory, index, part=part)
-    table = Table(title=escape(f"{ex['task']} {part} #{index}"))
+    rated = f", rating {ex['rating']} guesses" if "rating" in ex else ""
+    table = Table(title=escape(f"{ex['task']} {part} #{index}{rated}"))
     table.add_column("puzzle")
     table.add_column("solution")
     table.add_row(_render(ex["task"], ex["input"]), _render(ex["task"], ex["label"]))

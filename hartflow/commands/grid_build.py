@@ -50,7 +50,12 @@ def grid_build_sudoku(
     test_csv: TestCsvOption = None,
     size: Annotated[int, typer.Option("--size", help="Board side: 4, 6 or 9.")] = 9,
     min_rating: Annotated[
-        int, typer.Option("--min-rating", min=0, help="Keep puzzles rated >= R backtracks.")
+        int,
+        typer.Option(
+            "--min-rating",
+            min=0,
+            help="Puzzles rated >= K guesses (tdoku-style rater; 20 ≈ Sudoku-Extreme), e.g. 20.",
+        ),
     ] = 0,
     aug: Annotated[
         int, typer.Option("--aug", min=0, help="Augmented copies per train puzzle.")
@@ -60,18 +65,25 @@ def grid_build_sudoku(
         int | None, typer.Option("--subsample", min=1, help="Seeded train subset, e.g. 1000.")
     ] = None,
     seed: SeedOption0 = 0,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Generator processes, e.g. 2 (same result).")
+    ] = 1,
 ) -> None:
-    """Sudoku: generate unique-solution puzzles rated by backtracks, or read Sudoku-Extreme CSVs.
+    """Sudoku: generate unique-solution puzzles rated by guesses, or read Sudoku-Extreme CSVs.
+
+    --min-rating K > 0 anneals each puzzle until it is rated >= K guesses by the tdoku-style
+    rater (naked + hidden singles); K = 20 gives sets as hard as Sudoku-Extreme by that rater.
+    Much faster with numba installed (pip install 'hartflow[grid]').
 
     Examples:
-      hartflow grid build sudoku --generate 1000 --size 9 --min-rating 20 --aug 100 --out data/s9
+      hartflow grid build sudoku --generate 1000 --size 9 --min-rating 20 --workers 2 --out data/s9
       hartflow grid build sudoku --csv train.csv --test-csv test.csv --out data/extreme
     """
     from hartflow.grid.jobs import build_sudoku
 
     _progress_build("sudoku", build_sudoku, out=out, generate=generate, csv=csv, test_csv=test_csv,
                     size=size, min_rating=min_rating, aug=aug, test_size=test_size,
-                    subsample=subsample, seed=seed)  # fmt: skip
+                    subsample=subsample, seed=seed, workers=workers)  # fmt: skip
 
 
 @build_app.command("maze")

@@ -30,6 +30,7 @@ def build_sudoku(
     test_size: int | None = None,
     subsample: int | None = None,
     seed: int = 0,
+    workers: int = 1,
     progress: Progress = None,
 ) -> dict[str, Any]:
     """Generate (or read from CSV) Sudoku puzzles and write the data set; returns a summary."""
@@ -39,7 +40,7 @@ def build_sudoku(
     train, test = _puzzles(
         generate, csv, test_csv, test_size,
         make=lambda n: sudoku.generate(n, size, min_rating=min_rating, seed=seed,
-                                       progress=progress),
+                                       workers=workers, progress=progress),
         read=sudoku.read_csv,
         split=lambda ps, n: (ps[: len(ps) - n], ps[len(ps) - n :]),
     )  # fmt: skip
@@ -121,7 +122,7 @@ def example(out: str | Path, index: int, *, part: str = "test") -> dict[str, Any
     if not 0 <= index < split.n_examples:
         raise DataError(f"--index must be in 0..{split.n_examples - 1} for {part}, got {index}")
     side = math.isqrt(meta["seq_len"])
-    return {
+    result = {
         "task": info["task"],
         "part": part,
         "index": index,
@@ -129,6 +130,11 @@ def example(out: str | Path, index: int, *, part: str = "test") -> dict[str, Any
         "input": split.inputs[index].reshape(side, side).tolist(),
         "label": split.labels[index].reshape(side, side).tolist(),
     }
+    if info["task"] == "sudoku":  # guesses of the tdoku-style rater on this (augmented) copy
+        from hartflow.grid import sudoku, sudoku_rater
+
+        result["rating"] = sudoku_rater.rating(sudoku.decode_grid(split.inputs[index]), side)
+    return result
 
 
 def eval_predictions(

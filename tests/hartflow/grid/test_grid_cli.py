@@ -10,7 +10,8 @@ import torch
 from typer.testing import CliRunner
 
 import cli
-from hartflow.grid.layout import read_split
+from hartflow.grid.layout import read_info, read_split
+from hartflow.grid.sudoku_rater import HAVE_NUMBA
 
 runner = CliRunner()
 
@@ -207,3 +208,19 @@ def test_ablate_writes_table(s4, tmp_path, one_thread):
     assert report["rows"][1]["model"]["one_step_grad"] is True
     assert "| one-step-grad |" in (out / "ablation.md").read_text()
     assert "one-step-grad" in result.output
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="annealing in pure Python takes minutes")
+def test_hard_sudoku_build_and_show_rating(tmp_path):
+    out = tmp_path / "s9"
+    result = runner.invoke(
+        cli.app,
+        ["grid", "build", "sudoku", "--generate", "2", "--min-rating", "10", "--out", str(out),
+         "--seed", "1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert read_info(out)["mean_rating_train"] >= 10
+    shown = runner.invoke(cli.app, ["grid", "show", str(out), "--index", "0", "--split", "train"])
+    assert shown.exit_code == 0 and "rating" in shown.output
+    rated = int(shown.output.split("rating ")[1].split()[0])
+    assert rated >= 10
