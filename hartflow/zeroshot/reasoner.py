@@ -12,7 +12,9 @@
    decide (`choice.py`).
 4. Composition: a skeleton never seen is reached from stored ones by induced span edits
    (`analogy.py`: the same substitution seen between other stored skeletons, with its template
-   edit), or split at a function word with an induced rule (`rules.py`) and answered bottom-up.
+   edit), or parsed with the induced grammar (`grammar.py`: function words whose rules are
+   argument templates, with a binding order) and answered bottom-up, each part from memory
+   where it is known. The parse is iterative, so a command of any length can be answered.
 No word of any data set is named anywhere: a renamed data set gives the same answers, renamed.
 """
 
@@ -20,21 +22,24 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
 import hrr
 from hartflow.errors import HartFlowError
-from hartflow.zeroshot.analogy import SpanEdits, induce_positions
+from hartflow.zeroshot.analogy import MAX_INSERT, MAX_SPAN, SpanEdits, induce_positions
 from hartflow.zeroshot.choice import Alternations, TemplateChoice
 from hartflow.zeroshot.classes import induce_classes, substitutable
+from hartflow.zeroshot.grammar import Grammar, induce_grammar
 from hartflow.zeroshot.lexicon import LexiconMemory, induce_lexicon
-from hartflow.zeroshot.rules import Rule, induce_rules
+from hartflow.zeroshot.rules import Parser, Rule
 from memory import Memory
 
 Tokens = tuple[str, ...]
 EXACT = 1 - 1e-4  # cosine at which a retrieved skeleton counts as the same skeleton
+NEVER_SEEN = "skeleton never seen; composing"
+MAX_EXPLAINED = 64  # commands up to this long are also answered by the alternative grammars
 
 
 @dataclass
@@ -112,10 +117,11 @@ class ZeroShotReasoner:
         d: HRR dimension of the skeleton vectors.
         k: neighbours retrieved per command (reported as evidence).
         seed: fixes every vector.
+        min_support: training pairs a composition rule must reproduce to be kept.
     """
 
-    def __init__(self, *, d: int = 1024, k: int = 3, seed: int = 0) -> None:
-        self.d, self.k, self.seed = d, k, seed
+    def __init__(self, *, d: int = 1024, k: int = 3, seed: int = 0, min_support: int = 2) -> None:
+        self.d, self.k, self.seed, self.min_support = d, k, seed, min_support
 
     # ----------------------------------------------------------------------------------- fit
     def fit(self, pairs: Iterable[tuple[Sequence[str], Sequence[str]]]) -> ZeroShotReasoner:
@@ -159,7 +165,11 @@ class ZeroShotReasoner:
         self.positions = induce_positions(data, self.lexicon, self.classes)
         self.span_edits = SpanEdits(self.positions, lambda x: x not in self.function_words)
         self.span_edits.learn(stored, [o for _, o in data])
-        self.rules = induce_rules(data, self.function_words)
+        self.grammar: Grammar = induce_grammar(
+            data, self.function_words, self._known, self.induced, min_support=self.min_support
+        )
+        self.rules: dict[str, Rule] = self.grammar.rules
+        self.parser = Parser(self.rules)
         derived = self._derive(stored)
         stored.update(derived)
         self.derived = set(derived)
@@ -174,28 +184,51 @@ class ZeroShotReasoner:
         )
         self.memory = Memory(self.d, metric="cosine")
         self.memory.add(self._encode(self.skeletons), list(range(len(self.skeletons))))
+        reach = 4 * max(MAX_SPAN, MAX_INSERT) if self.span_edits.by_beta else 0  # see apply()
+        self.max_lookup = max(map(len, self.skeletons), default=0) + reach  # longer: never known
         self._cache: dict[Tokens, Answer] = {}
+        self._looked: dict[Tokens, Answer] = {}  # memory and analogy only, no composition
         return self
+
+    def _known(self, span: Tokens) -> Tokens | None:
+        """A part's output without rules: stored, from its skeleton's one template, or a
+        lexical word's token (what grammar induction builds on)."""
+        out = self.train.get(span)
+        if out is not None:
+            return out
+        skel, fillers = abstract(span, self.lexicon, self.classes)
+        choice = self.choices.get(skel)
+        if (
+            choice is not None
+            and len(choice.templates) == 1
+            and not ambiguous(fillers, self.lexicon)
+        ):
+            return instantiate(choice.templates[0], fillers, self.lexicon)
+        if len(span) == 1 and span[0] in self.induced:
+            return (self.induced[span[0]],)
+        return None
 
     def _derive(self, stored: dict[Tokens, Tokens]) -> dict[Tokens, Tokens]:
         """Skeletons implied by inverting repeat rules: if 'X w' is stored with a template that is
-        U repeated n times, w's rule is 'ans(left) × n' and X holds no looser-binding word, then
-        X has template U."""
+        U repeated n times, w's rule is 'x w -> [x] × n' and X holds no looser-binding word, then
+        X has template U (the same for a prefix word)."""
         derived: dict[Tokens, Tokens] = {}
         for skel, tmpl in stored.items():
-            for word, part, rest in (
-                (skel[-1], skel[:-1], "repeat"),
-                (skel[0], skel[1:], "repeat_pre"),
+            for word, part, fixity in (
+                (skel[-1], skel[:-1], "postfix"),
+                (skel[0], skel[1:], "prefix"),
             ):
-                for rule in self.rules.get(word, []):
-                    n = rule.times
-                    if rule.kind != rest or not part or part in stored or len(tmpl) % n:
-                        continue
-                    if any(r.stage < rule.stage for w in part for r in self.rules.get(w, [])):
-                        continue  # a looser word inside: the rule spans only part of `part`
-                    unit = tmpl[: len(tmpl) // n]
-                    if unit * n == tmpl:
-                        derived.setdefault(part, unit)
+                rule = self.rules.get(word)
+                if rule is None or rule.fixity != fixity or set(rule.form) != {0}:
+                    continue
+                n = len(rule.form)
+                if n < 2 or not part or part in stored or len(tmpl) % n:
+                    continue
+                if any(w in self.rules and self.rules[w].level < rule.level for w in part):
+                    continue  # a looser word inside: the rule spans only part of `part`
+                unit = tmpl[: len(tmpl) // n]
+                if unit * n == tmpl:
+                    derived.setdefault(part, unit)
         return derived
 
     def _encode(self, skeletons: Sequence[Tokens]) -> torch.Tensor:
@@ -205,7 +238,8 @@ class ZeroShotReasoner:
 
     # -------------------------------------------------------------------------------- answer
     def answer_many(self, commands: Sequence[Sequence[str]]) -> list[Answer]:
-        """Answer a batch: skeleton retrieval is batched, composition recurses per command."""
+        """Answer a batch: skeleton retrieval is batched, then each unanswered command is
+        parsed with the induced grammar."""
         commands = [tuple(c) for c in commands]
         todo = [c for c in dict.fromkeys(commands) if c not in self._cache]
         self._retrieve(todo)
@@ -219,13 +253,22 @@ class ZeroShotReasoner:
         return self._cache[command]
 
     def _retrieve(self, commands: list[Tokens]) -> None:
-        """Fill the cache for `commands`: skeleton hits first, then composition."""
+        """Fill the cache for `commands`: memory and analogy first, then composition."""
+        self._lookup([c for c in commands if c not in self._looked])
+        for c in commands:
+            found = self._looked[c]
+            if found.tokens is None and found.reason == NEVER_SEEN:
+                found = self._compose(c, found)
+            self._cache[c] = found
+
+    def _lookup(self, commands: list[Tokens]) -> None:
+        """Fill `_looked` for `commands` from memory (skeleton hits) and span edits alone."""
         ok = [c for c in commands if c and all(w in self.known_words for w in c)]
         for c in commands:
             if c not in ok:
                 unknown = [w for w in c if w not in self.known_words]
                 reason = f"unknown words: {', '.join(unknown)}" if unknown else "empty command"
-                self._cache[c] = Answer(c, None, 0.0, reason=reason)
+                self._looked[c] = Answer(c, None, 0.0, reason=reason)
         if not ok:
             return
         abstracted = [abstract(c, self.lexicon, self.classes) for c in ok]
@@ -244,20 +287,18 @@ class ZeroShotReasoner:
             if hit:
                 tmpl, why = self._template(skel, fillers, i_row[0])
                 tokens = None if tmpl is None else instantiate(tmpl, fillers, lexicon)
-            self._cache[c] = Answer(
+            found = Answer(
                 c,
                 tokens,
                 s_row[0] if tokens is not None else 0.0,
                 skeletons=neighbours,
                 lexicon=lexicon,
                 rules=[f"template choice: {why}"] if why else [],
-                reason="" if tokens is not None else "skeleton never seen; composing",
+                reason="" if tokens is not None else NEVER_SEEN,
             )
-        for c, (skel, fillers) in zip(ok, abstracted, strict=True):
-            if self._cache[c].tokens is None:
-                self._cache[c] = self._by_analogy(skel, fillers, self._cache[c])
-            if self._cache[c].tokens is None:
-                self._cache[c] = self._compose(c, self._cache[c])
+            if tokens is None:
+                found = self._by_analogy(skel, fillers, found)
+            self._looked[c] = found
 
     def _template(self, skel: Tokens, fillers: list[str], i: int) -> tuple[Tokens | None, str]:
         """The stored template for a command's skeleton and fillers, and why it was chosen."""
@@ -294,38 +335,88 @@ class ZeroShotReasoner:
         return choice.templates[0] if choice else None
 
     def _compose(self, command: Tokens, found: Answer) -> Answer:
-        """Split at a function word with an induced rule and answer the parts recursively."""
-        splits = sorted(
-            (
-                (rule.stage, i, rule)
-                for i, w in enumerate(command)
-                for rule in self.rules.get(w, [])
-            ),
-            key=lambda x: (x[0], x[1], -x[2].support),
-        )
-        for _, i, rule in splits:
-            left, right = command[:i], command[i + 1 :]
-            if not rule.fits(left, right):
-                continue
-            parts = [self.answer(p) if p else None for p in (left, right)]
-            if any(p is not None and p.tokens is None for p in parts):
-                continue
-            a_l, a_r = (p.tokens if p else () for p in parts)
-            used = [p for p in parts if p is not None]
-            return Answer(
-                command,
-                rule.combine(a_l, a_r),
-                min(p.score for p in used),
-                skeletons=found.skeletons,
-                lexicon={k: v for p in used for k, v in p.lexicon.items()},
-                rules=[rule.describe(), *(r for p in used for r in p.rules)],
+        """Parse with the induced grammar; each part is taken from memory where it is known,
+        else split further. Parts are looked up a tree level at a time, in one batch."""
+        nodes = self.parser.parse(command)
+        if nodes[0].rule is None:
+            return replace(
+                found, reason="no stored skeleton, and no induced rule splits this command"
             )
-        found.reason = "no stored skeleton and no induced rule splits this command"
-        return found
+        value: dict[int, Answer] = {}
+        order = [0]  # nodes computed by their rule, parents before children
+        frontier = list(nodes[0].children)
+        while frontier:
+            spans = [command[nodes[i].lo : nodes[i].hi] for i in frontier]
+            short = [x for x in dict.fromkeys(spans) if len(x) <= self.max_lookup]
+            self._lookup([x for x in short if x not in self._looked])
+            following = []
+            for i, span in zip(frontier, spans, strict=True):
+                a = self._looked.get(span)
+                if a is not None and a.tokens is not None:
+                    value[i] = a
+                elif nodes[i].rule is None:
+                    why = f"the part {' '.join(span)!r} is neither known nor split by a rule"
+                    return replace(found, reason=why)
+                else:
+                    order.append(i)
+                    following.extend(nodes[i].children)
+            frontier = following
+        out = {i: a.tokens for i, a in value.items()}
+        used: dict[Rule, None] = {}
+        for i in reversed(order):
+            node = nodes[i]
+            out[i] = node.rule.combine([out.pop(c) for c in node.children])
+            used[node.rule] = None
+        parts = list(value.values())
+        rules = [r.describe() for r in used]
+        rules += dict.fromkeys(r for a in parts for r in a.rules)
+        return Answer(
+            command,
+            out[0],
+            min(a.score for a in parts),
+            skeletons=found.skeletons,
+            lexicon={k: v for a in parts for k, v in a.lexicon.items()},
+            rules=rules + self._alternatives(command, out[0]),
+        )
+
+    def _alternatives(self, command: Tokens, tokens: Tokens) -> list[str]:
+        """Other grammars that fit the training pairs as well, where they answer differently."""
+        if len(command) > MAX_EXPLAINED:
+            return []
+        here = set(command)
+        out = []
+        for alt in self.grammar.alternatives:
+            if not _differ_on(alt, self.rules, here):
+                continue
+            got = Parser(alt).interpret(command, self._known_or_looked)[0]
+            if got is not None and got != tokens:
+                rules = "; ".join(
+                    r.describe()
+                    for w, r in sorted(alt.items(), key=lambda x: x[1].level)
+                    if w in here
+                )
+                out.append(f"also fits the training pairs: {rules} -> {' '.join(got)}")
+        return out
+
+    def _known_or_looked(self, span: Tokens) -> Tokens | None:
+        if len(span) > self.max_lookup:
+            return None
+        if span not in self._looked:
+            self._lookup([span])
+        return self._looked[span].tokens
 
     def describe_rules(self) -> list[str]:
-        return [r.describe() for rules in self.rules.values() for r in rules]
+        """The induced rules, loosest first."""
+        return [r.describe() for r in self.rule_list]
 
     @property
     def rule_list(self) -> list[Rule]:
-        return [r for rules in self.rules.values() for r in rules]
+        return sorted(self.rules.values(), key=lambda r: r.level)
+
+
+def _differ_on(a: dict[str, Rule], b: dict[str, Rule], words: set[str]) -> bool:
+    """Whether two grammars differ on these words: a form, or their relative order."""
+    ws = sorted(w for w in words if w in a and w in b)
+    if any(a[w].form != b[w].form for w in ws):
+        return True
+    return sorted(ws, key=lambda w: a[w].level) != sorted(ws, key=lambda w: b[w].level)

@@ -9,7 +9,7 @@ import pytest
 from hartflow.data import load_examples, tokens
 from hartflow.errors import HartFlowError
 from hartflow.evaluation import evaluate
-from hartflow.zeroshot import ZeroShotReasoner, abstract, induce_lexicon, induce_rules
+from hartflow.zeroshot import ZeroShotReasoner, abstract, induce_grammar, induce_lexicon
 
 
 def pairs_of(examples):
@@ -57,9 +57,10 @@ class TestRules:
             (tuple(i.replace("&", " & ").replace("2", " x2").split()), tuple(o))
             for i, o in (pair.split(":") for pair in text.split())
         ]
-        rules = induce_rules(known, {"&", "x2"})
-        assert [(r.kind, r.stage) for r in rules["&"]] == [("concat", 0)]
-        assert [(r.kind, r.times, r.stage) for r in rules["x2"]] == [("repeat", 2, 1)]
+        lexicon = {"a": "A", "b": "B"}
+        rules = induce_grammar(known, {"&", "x2"}, dict(known).get, lexicon).rules
+        assert (rules["&"].fixity, rules["&"].form, rules["&"].level) == ("infix", (0, 1), 0)
+        assert (rules["x2"].fixity, rules["x2"].form, rules["x2"].level) == ("postfix", (0, 0), 1)
 
 
 class TestReasoner:
