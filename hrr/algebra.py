@@ -74,14 +74,16 @@ def check_pair(a: torch.Tensor, b: torch.Tensor, op: str, *, broadcast: bool = T
         raise HRRError(
             f"{op}: last dimensions differ, a has shape {tuple(a.shape)} and b {tuple(b.shape)}"
         )
-    try:
-        if broadcast:
-            broadcast_shapes(a.shape, b.shape)
-    except RuntimeError:
+    if broadcast and not _broadcasts(a.shape, b.shape):  # a check, not a try: other errors pass
         raise HRRError(
             f"{op}: leading dimensions do not broadcast, a has shape {tuple(a.shape)} "
             f"and b {tuple(b.shape)}"
-        ) from None
+        )
+
+
+def _broadcasts(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Whether two shapes broadcast (aligned from the right, each pair equal or one of them 1)."""
+    return all(x == y or x == 1 or y == 1 for x, y in zip(reversed(a), reversed(b), strict=False))
 
 
 def _result_dtype(*xs: torch.Tensor) -> torch.dtype:
