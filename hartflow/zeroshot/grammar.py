@@ -9,7 +9,8 @@
    that makes more pairs single-word ones, so this repeats until nothing changes.
 3. Whole parses. The remaining words' forms and their order (loosest first) are searched
    together: every training pair whose output tokens its own words' lexicon entries explain is
-   parsed in full (parts that are not stored are computed by the grammar itself). A hypothesis
+   parsed in full (only the leaves, the parts no rule splits, are looked up; the grammar
+   computes the rest, stored or not). A hypothesis
    must contradict no pair; among those, the one reproducing most pairs wins, then the simplest
    (shortest forms), then the one with unary words binding tighter than binary ones. Others that
    reproduce as many pairs are kept as alternatives (shown by `decode --explain`).
@@ -30,6 +31,7 @@ from hartflow.zeroshot.rules import FIXITIES, MAX_FORM, Parser, Rule, Tokens, fo
 
 Pair = tuple[Tokens, Tokens]
 MAX_PERMUTE = 6  # up to this many rule words every order is tried; beyond it, local search
+MAX_HYPOTHESES = 200_000  # form choices tried in one search, over all orders
 
 
 @dataclass
@@ -189,15 +191,31 @@ def _search(pairs, candidates, known, max_pairs) -> Grammar:
             parser = Parser({w: rules[w] for w in group})
             good = bad = 0
             for inp, out in groups[group][:max_pairs]:
-                got = parser.interpret(inp, known)[0]
+                got = parser.interpret(inp, known, leaves_only=True)[0]
                 good += got == out
                 bad += got is not None and got != out
             memo[key] = good, bad
         return memo[key]
 
+    # a word in no group interacts with no other: its simplest form, and a default place
+    # (binary words loosest, unary tightest: what the data leave open, a usual convention)
+    grouped = {w for g in groups for w in g}
+    free = {w: candidates[w][0] for w in words if w not in grouped}
+    loose = [w for w in free if free[w].arity == 2]
+    tight = [w for w in free if free[w].arity == 1]
+    words = [w for w in words if w in grouped]
     found: list[_Hypothesis] = []
-    for order in _orders(words, candidates, groups, score):
-        found.extend(_assign(order, candidates, groups, score))
+    budget = [MAX_HYPOTHESES]
+    for order in _orders(words, candidates, groups, score, budget):
+        found.extend(_assign(order, candidates, groups, score, budget))
+    for h in found:
+        full = [*loose, *sorted(h.rules, key=lambda w: h.rules[w].level), *tight]
+        h.rules = {
+            w: Rule(w, r.fixity, r.form, r.support, full.index(w))
+            for w, r in (*h.rules.items(), *free.items())
+        }
+        h.reproduced += sum(r.support for r in free.values())
+        h.cost += sum(r.cost() for r in free.values())
     found.sort(key=_Hypothesis.key)
     for i, h in enumerate(found):
         verified = _verify(h.rules, pairs, groups, known)
@@ -210,7 +228,7 @@ def _search(pairs, candidates, known, max_pairs) -> Grammar:
     return Grammar()
 
 
-def _orders(words, candidates, groups, score):
+def _orders(words, candidates, groups, score, budget):
     """Orders (loosest first) to try: all of them for a few words, else a local search."""
     if len(words) <= MAX_PERMUTE:
         yield from itertools.permutations(words)
@@ -219,7 +237,7 @@ def _orders(words, candidates, groups, score):
     order = list(unary_first)  # binary words loosest to start with
 
     def best(o):
-        hs = _assign(tuple(o), candidates, groups, score)
+        hs = _assign(tuple(o), candidates, groups, score, budget)
         return min((h.key() for h in hs), default=(1,))
 
     current = best(order)
@@ -236,8 +254,9 @@ def _orders(words, candidates, groups, score):
     yield tuple(order)
 
 
-def _assign(order, candidates, groups, score) -> list[_Hypothesis]:
-    """Consistent choices of one form per word under this order (backtracking)."""
+def _assign(order, candidates, groups, score, budget: list[int]) -> list[_Hypothesis]:
+    """Consistent choices of one form per word under this order (backtracking, simplest forms
+    first), while `budget[0]` (form choices left to try, shared by all orders) lasts."""
     level = {w: i for i, w in enumerate(order)}
     words = sorted(order, key=lambda w: len(candidates[w]))
     closes: dict[str, list[tuple[str, ...]]] = defaultdict(list)
@@ -259,6 +278,9 @@ def _assign(order, candidates, groups, score) -> list[_Hypothesis]:
             return
         w = words[k]
         for r in candidates[w]:
+            if budget[0] <= 0:
+                break
+            budget[0] -= 1
             chosen[w] = Rule(w, r.fixity, r.form, r.support, level[w])
             gain, ok = 0, True
             for g in closes[w]:
@@ -281,7 +303,7 @@ def _verify(rules, pairs, groups, known) -> dict[str, Rule] | None:
     support: dict[str, int] = {w: r.support for w, r in rules.items()}
     for group in groups:
         for inp, out in groups[group]:
-            got, used, _ = parser.interpret(inp, known)
+            got, used, _ = parser.interpret(inp, known, leaves_only=True)
             if got is not None and got != out:
                 return None
             if got == out:

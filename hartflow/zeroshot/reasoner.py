@@ -120,7 +120,7 @@ class ZeroShotReasoner:
         min_support: training pairs a composition rule must reproduce to be kept.
     """
 
-    def __init__(self, *, d: int = 1024, k: int = 3, seed: int = 0, min_support: int = 2) -> None:
+    def __init__(self, *, d: int = 1024, k: int = 3, seed: int = 0, min_support: int = 1) -> None:
         self.d, self.k, self.seed, self.min_support = d, k, seed, min_support
 
     # ----------------------------------------------------------------------------------- fit

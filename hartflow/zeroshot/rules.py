@@ -138,12 +138,18 @@ class Parser:
         return None
 
     def interpret(
-        self, command: Sequence[str], lookup: Callable[[Tokens], Tokens | None]
+        self,
+        command: Sequence[str],
+        lookup: Callable[[Tokens], Tokens | None],
+        *,
+        leaves_only: bool = False,
     ) -> tuple[Tokens | None, list[Rule], Tokens]:
         """(output, rules used, the first part that failed) of the whole parse.
 
         Every constituent below the root is first looked up (`lookup(span)`, None when it is
-        not known); only when that fails is it split further. Output None when a leaf fails.
+        not known); only when that fails is it split further. With `leaves_only`, only the
+        leaves are looked up (the grammar alone computes the rest). Output None when a leaf
+        fails.
         """
         command = tuple(command)
         nodes = self.parse(command)
@@ -155,7 +161,7 @@ class Parser:
         while todo:
             i = todo.pop()
             node = nodes[i]
-            found = lookup(command[node.lo : node.hi])
+            found = None if leaves_only and node.rule else lookup(command[node.lo : node.hi])
             if found is not None:
                 value[i] = found
             elif node.rule is None:
