@@ -33,6 +33,7 @@ from hartflow.commands.common import (
 )
 from hartflow.commands.data import data_app
 from hartflow.commands.grid import grid_app
+from hartflow.data import TASKS
 from hartflow.encoding import encode_command
 from hartflow.errors import HartFlowError
 from hartflow.evaluation import build_reasoner, decode_command, evaluate
@@ -126,15 +127,26 @@ def eval_(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     checkpoint: CheckpointOption = None,
+    episodes: Annotated[
+        Path | None,
+        typer.Option(
+            "--episodes", help="Score every NAME_train.txt/NAME_test.txt pair here, e.g. eps/."
+        ),
+    ] = None,
 ) -> None:
-    """Evaluate a reasoner on a split's test set (exact match), or on your own files.
+    """Evaluate a reasoner on a split's test set (exact match), on your own files, or on a
+    folder of few-shot episodes (each built from its own training pairs).
 
     Examples:
       hartflow eval --mode hrr --task scan --split addprim_jump
       hartflow eval --mode hrr --task cogs --split gen --data-dir ~/COGS --json cogs.json
       hartflow eval --mode hrr --train train.txt --test test.txt
       hartflow eval --mode hybrid --checkpoint runs/jump --task scan --split addprim_jump
+      hartflow eval --mode hrr --episodes episodes/ --json episodes.json
     """
+    if episodes is not None:
+        _eval_episodes(episodes, mode=mode, dim=dim, json_file=json_file)
+        return
     with Progress(console=stderr, transient=True, disable=quiet) as bar:
         job = bar.add_task(f"eval {task or 'files'} {split or ''}", total=None)
         result = evaluate(
@@ -161,6 +173,23 @@ def eval_(
         for name, acc in result["per_category"].items():
             cats.add_row(escape(name), f"{100 * acc:.1f} %")
         stdout.print(cats)
+
+
+def _eval_episodes(folder: Path, *, mode: str, dim: int, json_file: Path | None) -> None:
+    from hartflow.episodes import evaluate_episodes
+
+    result = evaluate_episodes(folder, mode=mode, d=dim)
+    if json_file is not None:
+        write_json(json_file, result)
+    table = Table(title=escape(f"episodes in {folder} ({mode})"))
+    for col in ("episode", "queries", "exact match", "solved", "seconds"):
+        table.add_column(col, justify="left" if col == "episode" else "right")
+    for r in result["episodes"]:
+        table.add_row(escape(r["name"]), str(r["n"]), f"{100 * r['exact_match']:.1f} %",
+                      "yes" if r["solved"] else "no", f"{r['seconds']:.2f}")  # fmt: skip
+    table.add_row("mean", "", f"{100 * result['mean_exact_match']:.1f} %",
+                  f"{100 * result['solved']:.1f} %", f"{result['seconds']:.1f}")  # fmt: skip
+    stdout.print(table)
 
 
 @app.command()
@@ -193,6 +222,9 @@ def decode(
     if checkpoint is not None:
         _decode_refiner(command, checkpoint, trace=trace, as_json=as_json)
         return
+    if task in TASKS and split is None and train is None:
+        raise HartFlowError(f"decode --task {task} needs --split, one of: {', '.join(TASKS[task])}"
+                            f" (e.g. --split {TASKS[task][0]})")  # fmt: skip
     reasoner = build_reasoner(task, split, data_dir=data_dir, train=train, d=dim)
     result = decode_command(command, reasoner)
     if as_json:
@@ -233,6 +265,13 @@ def _decode_refiner(command: str, checkpoint: Path, *, trace: bool, as_json: boo
     for i, h in enumerate(result["hypotheses"] or [{"answer": "(none)", "score": 0, "source": ""}]):
         hyps.add_row(str(i + 1), escape(h["answer"]), f"{h['score']:.3f}", h["source"])
     stdout.print(hyps)
+    if result.get("refiner") == "structure":
+        for r in result["trace"]:
+            title = (f"graph after supervision step {r['step']}, cycle {r['cycle']} "
+                     f"(P(halt) {r['halt_probability']:.3f})")  # fmt: skip
+            _print_graph(r["graph"], title)
+            stdout.print(Text(r["answer"] or "(ill-formed graph)"))
+        return
     steps = Table(title="y decoded after each outer step", title_justify="left")
     for col in ("sup. step", "cycle", "answer", "P(halt)"):
         steps.add_column(col, justify="left" if col == "answer" else "right")
@@ -240,6 +279,17 @@ def _decode_refiner(command: str, checkpoint: Path, *, trace: bool, as_json: boo
         steps.add_row(str(r["step"]), str(r["cycle"]), escape(r["answer"]),
                       f"{r['halt_probability']:.3f}")  # fmt: skip
     stdout.print(steps)
+
+
+def _print_graph(rows: list[dict], title: str) -> None:
+    """A structure refiner's graph: per position its predicate, kind, constant and edges."""
+    table = Table(title=escape(title), title_justify="left")
+    for col in ("#", "word", "predicate", "kind", "constant", "edges"):
+        table.add_column(col, justify="right" if col == "#" else "left")
+    for r in rows:
+        cells = (r["word"], r["pred"] or "", r["kind"], r["constant"] or "", ", ".join(r["edges"]))
+        table.add_row(str(r["position"]), *map(escape, cells))
+    stdout.print(table)
 
 
 @app.command("train")
@@ -275,6 +325,23 @@ def train_(
     seed: SeedOption = 0,
     threads: Annotated[int, typer.Option("--threads", min=1, help="torch threads.")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    refiner: Annotated[
+        str,
+        typer.Option(
+            "--refiner",
+            help="auto, sequence or structure (auto: structure for logical forms over input "
+            "positions, e.g. COGS, SLOG).",
+        ),
+    ] = "auto",
+    window: Annotated[
+        int, typer.Option("--window", min=0, help="Structure refiner: attention reach (0 = all).")
+    ] = 4,
+    word_dropout: Annotated[
+        float, typer.Option("--word-dropout", help="Structure refiner: <unk> rate in training.")
+    ] = 0.1,
+    corruption: Annotated[
+        float, typer.Option("--corruption", help="Rate of edited training hypotheses.")
+    ] = 0.15,
 ) -> None:
     """Train the recursive refiner on memory hypotheses (hybrid) or without them (trm).
 
@@ -284,6 +351,7 @@ def train_(
       hartflow train --task scan --split addprim_jump --out runs/jump --minutes 5
       hartflow train --task scan --split addprim_jump --out runs/jump --resume
       hartflow train --task cogs --split gen --data-dir ~/COGS/data --out runs/cogs
+      hartflow train --task slog --split gen --data-dir ~/SLOG/data/cogs_LF --out runs/slog
       hartflow train --train my/train.txt --test my/test.txt --mode trm --out runs/mine
     """
     from hartflow.hybrid import TrainConfig
@@ -295,7 +363,8 @@ def train_(
         test_file=None if test is None else str(test), mode=mode, k=k, dim=dim,
         n_cycles=n_cycles, n_latent_steps=n_latent_steps, max_halt_steps=max_halt_steps,
         batch_size=batch_size, lr=lr, max_steps=steps, minutes=minutes, max_train=max_train,
-        seed=seed,
+        seed=seed, refiner_kind=refiner, window=window, word_dropout=word_dropout,
+        corruption=corruption,
     )  # fmt: skip
     with Progress(console=stderr, transient=True, disable=quiet) as bar:
         job = bar.add_task(f"train {mode} {task or 'files'} {split or ''}", total=steps)

@@ -39,6 +39,7 @@ __all__ = [
     "Graph",
     "Node",
     "Term",
+    "conjunct_set",
     "parse_form",
     "render_form",
     "to_form",
@@ -185,6 +186,21 @@ def parse_form(text: str, *, path: str | None = None, line: int | None = None) -
     if not body and not definites:
         raise r.fail("a conjunct")
     return Form(tuple(lambdas), tuple(definites), tuple(body))
+
+
+def conjunct_set(text: str) -> frozenset | None:
+    """The form's conjuncts as an unordered set (definites marked), or None where it does not
+    parse: the order-insensitive match of SLOG's authors compares these."""
+    try:
+        form = parse_form(text)
+    except DataError:
+        return None
+    if form.bare is not None:
+        return frozenset([form.bare])
+    return frozenset(
+        [*(f"LAMBDA {v}" for v in form.lambdas), *(f"* {c.render()}" for c in form.definites),
+         *(c.render() for c in form.body)]
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------- graph level

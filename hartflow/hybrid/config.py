@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 from reasoner.refiner import RefinerConfig
 
 MODES = ("hybrid", "trm")
+REFINERS = ("auto", "sequence", "structure")  # auto: structure for position-indexed forms
 OPTIMIZERS = ("adamw", "adam_atan2")
 
 
@@ -20,6 +21,7 @@ class TrainConfig:
     train_file: str | None = None
     test_file: str | None = None
     mode: str = "hybrid"
+    refiner_kind: str = "auto"  # sequence (token slots) or structure (graph over positions)
     # memory
     k: int = 3  # hypotheses per command (top-k of the memory)
     folds: int = 5  # cross-fitting folds for the training hypotheses
@@ -42,6 +44,9 @@ class TrainConfig:
     loss: str = "softmax"
     ema_decay: float = 0.99
     corruption: float = 0.15  # probability of a random edit of a training hypothesis
+    word_dropout: float = 0.1  # structure refiner: words replaced by <unk> in training
+    max_distance: int = 8  # structure refiner: relative distances beyond ±this share a bias
+    window: int = 4  # structure refiner: attention reaches ±window positions (0 = all)
     max_steps: int = 600  # optimizer steps (one per supervision step)
     minutes: float | None = None  # wall-clock budget (whichever comes first)
     max_train: int | None = None  # use a seeded subset of the training pairs (tests, smoke)
@@ -53,6 +58,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.refiner_kind not in REFINERS:
+            raise ValueError(f"refiner_kind must be one of {REFINERS}, got {self.refiner_kind!r}")
+        if not 0.0 <= self.word_dropout < 1.0:
+            raise ValueError(f"word_dropout must lie in [0, 1), got {self.word_dropout}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         for name in ("k", "batch_size", "max_steps", "ckpt_every", "log_every", "dim"):

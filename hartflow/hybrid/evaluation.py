@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from hartflow.checkpoint import latest_checkpoint, load_checkpoint, read_config
+from hartflow.data.logical_form import conjunct_set
 from hartflow.errors import HartFlowError
 from hartflow.hybrid.batching import collate, make_items
 from hartflow.hybrid.config import TrainConfig
@@ -35,20 +36,30 @@ def _checkpoint_folder(path: str | Path) -> Path:
     return found
 
 
-def load_refiner(checkpoint: str | Path) -> tuple[Refiner, TrainConfig, Vocab, dict]:
-    """The refiner with its EMA weights loaded, its training config, vocabulary and config.json."""
+def load_refiner(checkpoint: str | Path) -> tuple[Any, TrainConfig, Any, dict]:
+    """The refiner (sequence or structure) with its EMA weights loaded, its training config,
+    vocabulary and config.json."""
     folder = _checkpoint_folder(checkpoint)
     config = read_config(folder)
-    if config.get("kind") != "hybrid-refiner":
+    kind = config.get("kind")
+    if kind not in ("hybrid-refiner", "structure-refiner"):
         raise HartFlowError(f"{folder} is not a refiner checkpoint (written by hartflow train)")
     cfg = TrainConfig.from_json(config["train"])
-    model_cfg = RefinerConfig(**config["refiner"])
-    model = build_model(model_cfg, cfg.seed)
+    if kind == "structure-refiner":
+        from hartflow.hybrid.structure import StructureVocab
+        from hartflow.hybrid.structure_run import build_structure_model
+        from reasoner.structure import StructureConfig
+
+        model = build_structure_model(StructureConfig(**config["structure"]), cfg.seed)
+        vocab: Any = StructureVocab.from_json(config["vocab"])
+    else:
+        model = build_model(RefinerConfig(**config["refiner"]), cfg.seed)
+        vocab = Vocab.from_json(config["vocab"])
     ema = EMA(model)
     load_checkpoint(folder, model=model, ema=ema, restore_rng=False)
     model.load_state_dict({**model.state_dict(), **ema.state_dict()})
     model.eval()
-    return model, cfg, Vocab.from_json(config["vocab"]), config
+    return model, cfg, vocab, config
 
 
 @torch.no_grad()
@@ -116,9 +127,76 @@ def evaluate_refiner(
         data.test_categories = [data.test_categories[i] for i in keep]
         data.test_hyps = None if data.test_hyps is None else [data.test_hyps[i] for i in keep]
     commands = [c for c, _ in data.test]
-    items = make_items(
-        vocab, commands, None, data.test_hyps, k=cfg.k, hrr_dim=cfg.feature_dim, seed=cfg.seed
-    )
+    if config["kind"] == "structure-refiner":
+        from hartflow.hybrid.structure_run import structure_answers
+
+        answers = structure_answers(
+            model, config, commands, data.test_hyps, batch_size=batch_size, device=device,
+            progress=progress,
+        )  # fmt: skip
+        preds = dict(enumerate(answers))
+    else:
+        preds = _sequence_answers(
+            model, config, cfg, vocab, commands, data.test_hyps, batch_size=batch_size,
+            device=device, progress=progress,
+        )  # fmt: skip
+    correct, hyp_correct, fixed, broken, unordered = 0, 0, 0, 0, 0
+    per_cat, total_cat, unordered_cat = Counter(), Counter(), Counter()
+    structure = config["kind"] == "structure-refiner"
+    for i, (_, answer) in enumerate(data.test):
+        hit = preds[i] == answer
+        same_set = hit or (
+            structure and preds[i] is not None
+            and conjunct_set(" ".join(preds[i])) == conjunct_set(" ".join(answer))
+        )  # fmt: skip
+        unordered += same_set
+        top = data.test_hyps[i][0] if data.test_hyps and data.test_hyps[i] else None
+        hyp_hit = top is not None and top.source == "answer" and top.tokens == answer
+        correct += hit
+        hyp_correct += hyp_hit
+        fixed += hit and not hyp_hit
+        broken += hyp_hit and not hit
+        cat = data.test_categories[i]
+        if cat:
+            total_cat[cat] += 1
+            per_cat[cat] += hit
+            unordered_cat[cat] += same_set
+    n = len(data.test)
+    result: dict[str, Any] = {
+        "task": run_cfg.task if run_cfg.train_file is None else "files",
+        "split": run_cfg.split if run_cfg.train_file is None else f"{train} -> {test}",
+        "mode": cfg.mode,
+        "n": n,
+        "exact_match": correct / n,
+        "seconds": time.perf_counter() - start,
+        "answered": n,
+        "unanswerable": 0,
+        "checkpoint": str(_checkpoint_folder(checkpoint)),
+        "parameters": config.get("parameters"),
+        "refiner": "structure" if structure else "sequence",
+        "k": cfg.k,
+        "n_cycles": model.cfg.n_cycles,
+        "n_latent_steps": model.cfg.n_latent_steps,
+        "max_halt_steps": model.cfg.max_halt_steps,
+    }
+    if cfg.mode == "hybrid":
+        result.update(hypothesis_exact_match=hyp_correct / n, fixed=fixed, broken=broken)
+    if total_cat:
+        result["per_category"] = {c: per_cat[c] / m for c, m in sorted(total_cat.items())}
+    if structure:
+        result["order_insensitive_match"] = unordered / n
+        result["ill_formed"] = sum(p is None for p in preds.values())
+        if total_cat:
+            result["per_category_order_insensitive"] = {
+                c: unordered_cat[c] / m for c, m in sorted(total_cat.items())
+            }
+    return result
+
+
+def _sequence_answers(
+    model, config, cfg, vocab, commands, hyps, *, batch_size, device, progress
+) -> dict[int, tuple[str, ...]]:
+    items = make_items(vocab, commands, None, hyps, k=cfg.k, hrr_dim=cfg.feature_dim, seed=cfg.seed)
     order = sorted(range(len(items)), key=lambda i: (len(items[i].command), _hyp_len(items[i])))
     preds: dict[int, tuple[str, ...]] = {}
     for lo in range(0, len(order), batch_size):
@@ -133,42 +211,7 @@ def evaluate_refiner(
             preds[i] = vocab.decode_answer(row)
         if progress:
             progress(min(lo + batch_size, len(order)), len(order))
-    correct, hyp_correct, fixed, broken = 0, 0, 0, 0
-    per_cat, total_cat = Counter(), Counter()
-    for i, (_, answer) in enumerate(data.test):
-        hit = preds[i] == answer
-        top = data.test_hyps[i][0] if data.test_hyps and data.test_hyps[i] else None
-        hyp_hit = top is not None and top.source == "answer" and top.tokens == answer
-        correct += hit
-        hyp_correct += hyp_hit
-        fixed += hit and not hyp_hit
-        broken += hyp_hit and not hit
-        cat = data.test_categories[i]
-        if cat:
-            total_cat[cat] += 1
-            per_cat[cat] += hit
-    n = len(data.test)
-    result: dict[str, Any] = {
-        "task": run_cfg.task if run_cfg.train_file is None else "files",
-        "split": run_cfg.split if run_cfg.train_file is None else f"{train} -> {test}",
-        "mode": cfg.mode,
-        "n": n,
-        "exact_match": correct / n,
-        "seconds": time.perf_counter() - start,
-        "answered": n,
-        "unanswerable": 0,
-        "checkpoint": str(_checkpoint_folder(checkpoint)),
-        "parameters": config.get("parameters"),
-        "k": cfg.k,
-        "n_cycles": model.cfg.n_cycles,
-        "n_latent_steps": model.cfg.n_latent_steps,
-        "max_halt_steps": model.cfg.max_halt_steps,
-    }
-    if cfg.mode == "hybrid":
-        result.update(hypothesis_exact_match=hyp_correct / n, fixed=fixed, broken=broken)
-    if total_cat:
-        result["per_category"] = {c: per_cat[c] / m for c, m in sorted(total_cat.items())}
-    return result
+    return preds
 
 
 def _hyp_len(item) -> int:
@@ -182,7 +225,8 @@ def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
     words = tuple(command.split())
     if not words:
         raise HartFlowError("the command is empty; pass some words")
-    unknown = [w for w in words if w not in vocab.known_words()]
+    known = set(vocab.words) if config["kind"] == "structure-refiner" else vocab.known_words()
+    unknown = [w for w in words if w not in known]
     if unknown:
         raise HartFlowError(f"unknown words for this checkpoint: {', '.join(unknown)}")
     hyps = None
@@ -190,6 +234,16 @@ def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
         data = prepare(TrainConfig.from_json({**cfg.to_json(), "mode": "trm"}), out=Path("."))
         reasoner = build_reasoner(data.train, d=cfg.hrr_d, k=K_CACHE, seed=cfg.seed)
         hyps = hypotheses_for(reasoner, [words], k=cfg.k)
+    shown = [
+        {"answer": " ".join(h.tokens), "score": h.score, "source": h.source}
+        for h in (hyps[0] if hyps else [])
+    ]
+    if config["kind"] == "structure-refiner":
+        from hartflow.hybrid.structure_run import structure_trace
+
+        traced = structure_trace(model, config, words, hyps[0] if hyps else None)
+        return {"command": command, "mode": cfg.mode, "refiner": "structure",
+                "hypotheses": shown, **traced}  # fmt: skip
     items = make_items(vocab, [words], None, hyps, k=cfg.k, hrr_dim=cfg.feature_dim, seed=cfg.seed)
     batch = collate(items, k=cfg.k, no_hypothesis_slots=config["no_hypothesis_slots"],
                     fixed_len=model.cfg.seq_len)  # fmt: skip
@@ -197,10 +251,8 @@ def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
     return {
         "command": command,
         "mode": cfg.mode,
-        "hypotheses": [
-            {"answer": " ".join(h.tokens), "score": h.score, "source": h.source}
-            for h in (hyps[0] if hyps else [])
-        ],
+        "refiner": "sequence",
+        "hypotheses": shown,
         "trace": [
             {
                 "step": r["step"],

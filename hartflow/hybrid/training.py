@@ -106,6 +106,19 @@ def _select(batch: dict[str, torch.Tensor], rows: torch.Tensor) -> dict[str, tor
     return {k: v[rows] for k, v in batch.items()}
 
 
+def _pick(labels: Any, rows: torch.Tensor) -> Any:
+    """Rows of labels: one tensor, or a dict of tensors (the structure refiner's heads)."""
+    return _select(labels, rows) if isinstance(labels, dict) else labels[rows]
+
+
+def _to(labels: Any, device: Any) -> Any:
+    return (
+        {k: v.to(device) for k, v in labels.items()}
+        if isinstance(labels, dict)
+        else (labels.to(device))
+    )
+
+
 class Trainer:
     """State of one run: model, optimizer, EMA, items; `run()` trains until a budget is spent."""
 
@@ -121,19 +134,9 @@ class Trainer:
         self.ctx = ctx or setup_distributed(device=device)
         torch.manual_seed(cfg.seed)  # nothing should draw from it; fixed anyway
         self.data = prepare(cfg, out=self.out)
-        train = self.data.train
-        self.vocab = Vocab.build(train)
-        self.slots = no_hypothesis_slots(train)
-        max_len = max_len_for(train, self.data.test, self.slots)
-        self.model_cfg = cfg.refiner(
-            vocab_in=len(self.vocab.words), vocab_out=len(self.vocab.tokens), max_len=max_len
-        )
-        self.model = build_model(self.model_cfg, cfg.seed).to(self.ctx.device)
+        self.setup()
+        self.model = self.model.to(self.ctx.device)
         broadcast_parameters(self.model, self.ctx)
-        self.items: list[Item] = make_items(
-            self.vocab, [c for c, _ in train], [a for _, a in train], self.data.train_hyps,
-            k=cfg.k, hrr_dim=cfg.feature_dim, seed=cfg.seed,
-        )  # fmt: skip
         params = [p for p in self.model.parameters() if p.requires_grad]
         if cfg.optimizer == "adamw":
             self.opt = torch.optim.AdamW(
@@ -143,6 +146,38 @@ class Trainer:
             self.opt = AdamATan2(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.ema = EMA(self.model, decay=cfg.ema_decay)
         self.step, self.batch, self.elapsed = 0, 0, 0.0
+
+    # ------------------------------------------------------------------ what the model is
+    def setup(self) -> None:
+        """Vocabulary, model config, model and training items (the sequence refiner)."""
+        cfg, train = self.cfg, self.data.train
+        self.vocab = Vocab.build(train)
+        self.slots = no_hypothesis_slots(train)
+        max_len = max_len_for(train, self.data.test, self.slots)
+        self.model_cfg = cfg.refiner(
+            vocab_in=len(self.vocab.words), vocab_out=len(self.vocab.tokens), max_len=max_len
+        )
+        self.model = build_model(self.model_cfg, cfg.seed)
+        self.items: list[Item] = make_items(
+            self.vocab, [c for c, _ in train], [a for _, a in train], self.data.train_hyps,
+            k=cfg.k, hrr_dim=cfg.feature_dim, seed=cfg.seed,
+        )  # fmt: skip
+
+    def make_batch(
+        self, rows: list[int], g: torch.Generator
+    ) -> tuple[dict[str, torch.Tensor], Any]:
+        """(model inputs, labels) of the given training rows."""
+        cfg = self.cfg
+        batch = collate(
+            [self.items[i] for i in rows], k=cfg.k, no_hypothesis_slots=self.slots,
+            vocab_out=len(self.vocab.tokens), corruption=cfg.corruption, generator=g,
+            fixed_len=self.model_cfg.seq_len,
+        )  # fmt: skip
+        return batch, batch.pop("labels")
+
+    def loss(self, out: Any, labels: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(summed loss, per-row exact, per-row token accuracy) of one supervision step."""
+        return step_loss(out.logits, out.q_halt_logits, labels, loss=self.cfg.loss)
 
     # ------------------------------------------------------------------------ checkpoints
     def config_json(self) -> dict[str, Any]:
@@ -189,20 +224,18 @@ class Trainer:
         g = _generator(cfg.seed, 11, self.batch)
         rows = batch_indices(len(self.items), cfg.batch_size, cfg.seed, self.batch)
         B = len(rows)
-        full = collate(
-            [self.items[i] for i in rows], k=cfg.k, no_hypothesis_slots=self.slots,
-            vocab_out=len(self.vocab.tokens), corruption=cfg.corruption, generator=g,
-            fixed_len=self.model_cfg.seq_len,
-        )  # fmt: skip
+        full, all_labels = self.make_batch(rows, g)
         explore = torch.rand(B, generator=g) < self.model_cfg.halt_exploration_prob
         min_steps = torch.where(
-            explore, torch.randint(2, self.model_cfg.max_halt_steps + 1, (B,), generator=g), 1
+            explore,  # N_sup = 1: nothing to explore (the step cap halts every row)
+            torch.randint(2, max(self.model_cfg.max_halt_steps, 2) + 1, (B,), generator=g),
+            1,
         )
         dev = ctx.device
         mine = torch.arange(ctx.rank, B, ctx.world_size)
         batch = {k: v.to(dev) for k, v in _select(full, mine).items()}
         min_steps = min_steps[mine].to(dev)
-        labels = batch.pop("labels")
+        labels = _to(_pick(all_labels, mine), dev)
         active = torch.ones(len(mine), dtype=torch.bool, device=dev)
         state = None
         sums = torch.zeros(5, device=dev)  # rows finished, exact, token acc, steps, loss
@@ -220,7 +253,7 @@ class Trainer:
             for group in self.opt.param_groups:
                 group["lr"] = lr
             new_state, out = model(sub, sub_state)
-            loss, exact, acc = step_loss(out.logits, out.q_halt_logits, labels[use], loss=cfg.loss)
+            loss, exact, acc = self.loss(out, _pick(labels, use))
             self.opt.zero_grad(set_to_none=True)
             ((0.0 if ghost else 1.0) * loss / cfg.batch_size).backward()
             all_reduce_gradients(model, ctx)
@@ -316,7 +349,13 @@ def train(
     if found is not None:  # the run's own settings; only the budget may change on resume
         saved = TrainConfig.from_json(read_config(found)["train"])
         cfg = dataclasses.replace(saved, max_steps=cfg.max_steps, minutes=cfg.minutes)
-    trainer = Trainer(cfg, out=out, device=device)
+    cfg = resolve_refiner(cfg)
+    if cfg.refiner_kind == "structure":
+        from hartflow.hybrid.structure_run import StructureTrainer
+
+        trainer: Trainer = StructureTrainer(cfg, out=out, device=device)
+    else:
+        trainer = Trainer(cfg, out=out, device=device)
     if resume:
         found = trainer.resume()
         if not found:
@@ -324,6 +363,19 @@ def train(
     elif trainer.ctx.is_main:
         (out / "log.jsonl").unlink(missing_ok=True)
     return trainer.run(progress=progress)
+
+
+def resolve_refiner(cfg: TrainConfig) -> TrainConfig:
+    """`refiner="auto"` made concrete: the structure refiner where every training output is a
+    logical form over its input's positions, the sequence refiner otherwise."""
+    if cfg.refiner_kind != "auto":
+        return cfg
+    from hartflow.hybrid.data import load_pairs
+    from hartflow.hybrid.structure import is_structured
+
+    train, _, _ = load_pairs(cfg)
+    refiner = "structure" if is_structured(train) else "sequence"
+    return dataclasses.replace(cfg, refiner_kind=refiner)
 
 
 def _truncate_log(path: Path, step: int) -> None:

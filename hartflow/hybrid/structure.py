@@ -1,0 +1,285 @@
+"""Position-indexed logical forms for the structure refiner: vocabulary, tensors, decoding.
+
+Each training pair's logical form becomes a graph over its sentence (`hartflow.data.logical_form`)
+and that graph becomes per-position labels: predicate token, node kind, constant token, and per
+edge role the target position (or none). The memory's evidence is encoded the same way: each
+word's induced translation (the HRR lexicon) and the memory's best hypothesis, parsed into a graph
+where it parses. A predicted graph is decoded back to the exact string with the conjunct order
+induced from the training pairs; an ill-formed prediction decodes to None (a wrong answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from hartflow.data.logical_form import (
+    ConjunctOrder,
+    Edge,
+    Graph,
+    Node,
+    parse_form,
+    render_form,
+    to_form,
+    to_graph,
+)
+from hartflow.errors import DataError, HartFlowError
+from reasoner.structure import NONE, PAD, UNK
+
+Tokens = tuple[str, ...]
+RESERVED = ("<pad>", "<none>", "<unk>")  # ids PAD, NONE, UNK
+IGNORE = -100
+
+
+def parse_graph(words: Sequence[str], output: Sequence[str]) -> Graph | None:
+    """The graph of a logical form over `words`, or None where the form does not parse/fit."""
+    try:
+        return to_graph(parse_form(" ".join(output)), words)
+    except DataError:
+        return None
+
+
+def is_structured(pairs: Sequence[tuple[Tokens, Tokens]]) -> bool:
+    """Whether every output is a logical form over its input's positions (COGS, SLOG) and at
+    least one names a position: then the structure refiner applies."""
+    if not pairs:
+        return False
+    graphs = [parse_graph(c, o) for c, o in pairs]
+    return all(g is not None for g in graphs) and any("_" in o and "x" in o for _, o in pairs)
+
+
+@dataclass
+class StructureVocab:
+    """Input words, output tokens (predicates, constants, translations) and edge roles."""
+
+    words: list[str]
+    tokens: list[str]
+    roles: list[str]  # role paths joined by " . "
+
+    def __post_init__(self) -> None:
+        self.word_id = {w: i for i, w in enumerate(self.words)}
+        self.token_id = {t: i for i, t in enumerate(self.tokens)}
+        self.role_id = {r: i for i, r in enumerate(self.roles)}
+
+    @classmethod
+    def build(cls, pairs: Sequence[tuple[Tokens, Tokens]], graphs: Sequence[Graph],
+              lexicon: dict[str, str]) -> StructureVocab:  # fmt: skip
+        words = sorted({w for c, _ in pairs for w in c})
+        tokens = set(lexicon.values())
+        roles = set()
+        for g in graphs:
+            for n in g.nodes:
+                tokens.update(t for t in (n.pred, n.constant) if t is not None)
+            roles.update(" . ".join(e.role) for e in g.edges)
+        return cls([*RESERVED, *words], [*RESERVED, *sorted(tokens)], sorted(roles))
+
+    def word(self, w: str) -> int:
+        return self.word_id.get(w, UNK)
+
+    def token(self, t: str | None) -> int:
+        return NONE if t is None else self.token_id.get(t, UNK)
+
+    def to_json(self) -> dict:
+        return {"words": self.words, "tokens": self.tokens, "roles": self.roles}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> StructureVocab:
+        return cls(list(obj["words"]), list(obj["tokens"]), list(obj["roles"]))
+
+
+@dataclass
+class GraphArrays:
+    """A graph as per-position ids: pred, kind, const (L,) and edges (L, R), -1 = no edge."""
+
+    pred: torch.Tensor
+    kind: torch.Tensor
+    const: torch.Tensor
+    edges: torch.Tensor
+    edges_known: bool = True  # False for a lambda form (edges to variables, not positions)
+
+
+def graph_arrays(graph: Graph, vocab: StructureVocab) -> GraphArrays:
+    """Per-position ids of a graph (positions beyond the words, lambda variables, dropped)."""
+    n, R = len(graph.words), len(vocab.roles)
+    nodes = graph.nodes[:n]
+    pred = torch.tensor([vocab.token(v.pred) for v in nodes], dtype=torch.long)
+    kind = torch.tensor([int(v.unary) + 2 * int(v.definite) for v in nodes], dtype=torch.long)
+    const = torch.tensor([vocab.token(v.constant) for v in nodes], dtype=torch.long)
+    edges = torch.full((n, R), -1, dtype=torch.long)
+    known = True
+    for e in graph.edges:
+        r = vocab.role_id.get(" . ".join(e.role))
+        if e.head >= n or e.target >= n:
+            known = False
+            continue
+        if r is None:
+            continue  # a role never seen in training cannot be predicted anyway
+        if edges[e.head, r] >= 0 and edges[e.head, r] != e.target:
+            raise HartFlowError(
+                f"position {e.head} has two {vocab.roles[r]!r} edges; the structure refiner "
+                "predicts one target per head and role"
+            )
+        edges[e.head, r] = e.target
+    return GraphArrays(pred, kind, const, edges, known)
+
+
+@dataclass
+class StructureItem:
+    """One example's tensors: words, evidence, labels (None at test time)."""
+
+    words: torch.Tensor  # (L,)
+    lex: torch.Tensor  # (L,)
+    hyp: GraphArrays | None
+    hyp_weight: float
+    labels: GraphArrays | None
+
+
+def make_item(
+    words: Tokens,
+    vocab: StructureVocab,
+    *,
+    translations: dict[str, str],
+    hypothesis: tuple[Tokens, str] | None,
+    answer: Tokens | None,
+) -> StructureItem:
+    """Tensors of one example. `hypothesis` = (logical form tokens, source) of the memory's best
+    hypothesis; `translations` = the HRR lexicon's reading of each word."""
+    ids = torch.tensor([vocab.word(w) for w in words], dtype=torch.long)
+    lex = torch.tensor([vocab.token(translations.get(w)) for w in words], dtype=torch.long)
+    hyp, weight = None, 0.0
+    if hypothesis is not None:
+        g = parse_graph(words, hypothesis[0])
+        if g is not None and not g.lambdas:
+            hyp = graph_arrays(g, vocab)
+            weight = 1.0 if hypothesis[1] == "answer" else 0.5
+    labels = None
+    if answer is not None:
+        g = parse_graph(words, answer)
+        if g is None:
+            raise HartFlowError(f"training output is not a logical form: {' '.join(answer)[:60]}")
+        labels = graph_arrays(g, vocab)
+    return StructureItem(ids, lex, hyp, weight, labels)
+
+
+def _corrupt(hyp: GraphArrays, n: int, g: torch.Generator) -> GraphArrays:
+    """A structural edit of a hypothesis: retarget or drop an edge, move a predicate, or cut the
+    hypothesis off after a random position (a shallower skeleton's partial answer)."""
+    pred, edges = hyp.pred.clone(), hyp.edges.clone()
+    kind = int(torch.randint(4, (1,), generator=g))
+    if kind == 3:
+        cut = int(torch.randint(n, (1,), generator=g))
+        pred, const, kinds = pred.clone(), hyp.const.clone(), hyp.kind.clone()
+        pred[cut:], const[cut:], kinds[cut:], edges[cut:] = NONE, NONE, 0, -1
+        edges[edges >= cut] = -1
+        return GraphArrays(pred, kinds, const, edges, hyp.edges_known)
+    present = (edges >= 0).nonzero()
+    if kind < 2 and len(present):
+        i, r = present[int(torch.randint(len(present), (1,), generator=g))].tolist()
+        edges[i, r] = -1 if kind == 1 else int(torch.randint(n, (1,), generator=g))
+    elif n > 1:
+        a, b = torch.randperm(n, generator=g)[:2].tolist()
+        pred[a], pred[b] = pred[b].clone(), pred[a].clone()
+    return GraphArrays(pred, hyp.kind, hyp.const, edges, hyp.edges_known)
+
+
+def collate(
+    items: Sequence[StructureItem],
+    n_roles: int,
+    *,
+    corruption: float = 0.0,
+    word_dropout: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
+    """(batch, labels) padded to the longest input; labels None when items have none.
+
+    With `word_dropout` > 0 each word is replaced by <unk> with that probability (training only),
+    so decisions lean on the context and the evidence rather than on a rare word's embedding.
+    With `corruption` > 0 each hypothesis is, with that probability, dropped (1 in 4) or given
+    one to three structural edits (`_corrupt`), so training meets wrong hypotheses to overrule.
+    """
+    B, L, R = len(items), max(len(it.words) for it in items), n_roles
+    batch = {
+        "words": torch.full((B, L), PAD, dtype=torch.long),
+        "lex": torch.full((B, L), NONE, dtype=torch.long),
+        "hyp_pred": torch.full((B, L), NONE, dtype=torch.long),
+        "hyp_const": torch.full((B, L), NONE, dtype=torch.long),
+        "hyp_kind": torch.zeros((B, L), dtype=torch.long),
+        "hyp_edges": torch.full((B, L, R), -1, dtype=torch.long),
+        "hyp_weight": torch.zeros(B),
+    }
+    has_labels = all(it.labels is not None for it in items)
+    labels = None
+    if has_labels:
+        labels = {
+            "pred": torch.full((B, L), IGNORE, dtype=torch.long),
+            "kind": torch.full((B, L), IGNORE, dtype=torch.long),
+            "const": torch.full((B, L), IGNORE, dtype=torch.long),
+            "edges": torch.full((B, L, R), IGNORE, dtype=torch.long),
+        }
+    for b, it in enumerate(items):
+        n = len(it.words)
+        words = it.words
+        if word_dropout > 0 and generator is not None:
+            drop = torch.rand(n, generator=generator) < word_dropout
+            words = torch.where(drop, UNK, words)
+        batch["words"][b, :n] = words
+        batch["lex"][b, :n] = it.lex
+        hyp, weight = it.hyp, it.hyp_weight
+        corrupt = hyp is not None and corruption > 0 and generator is not None
+        if corrupt and float(torch.rand(1, generator=generator)) < corruption:
+            if float(torch.rand(1, generator=generator)) < 0.25:
+                hyp, weight = None, 0.0
+            else:
+                for _ in range(int(torch.randint(1, 4, (1,), generator=generator))):
+                    hyp = _corrupt(hyp, n, generator)
+        if hyp is not None:
+            batch["hyp_pred"][b, :n] = hyp.pred
+            batch["hyp_const"][b, :n] = hyp.const
+            batch["hyp_kind"][b, :n] = hyp.kind
+            batch["hyp_edges"][b, :n] = hyp.edges
+            batch["hyp_weight"][b] = weight
+        if labels is not None:
+            y = it.labels
+            labels["pred"][b, :n] = y.pred
+            labels["kind"][b, :n] = y.kind
+            labels["const"][b, :n] = y.const
+            if y.edges_known:
+                labels["edges"][b, :n] = torch.where(y.edges >= 0, y.edges, L)
+    return batch, labels
+
+
+def decode_graph(
+    words: Tokens,
+    decided: dict[str, torch.Tensor],
+    vocab: StructureVocab,
+) -> Graph:
+    """The graph of one row of argmax decisions (`reasoner.structure.decisions`, row-sliced and
+    cut to the sentence's length)."""
+    n = len(words)
+
+    def tok(i: int) -> str | None:
+        return None if i in (PAD, NONE, UNK) else vocab.tokens[i]
+
+    nodes = []
+    for i in range(n):
+        k = int(decided["kind"][i])
+        nodes.append(
+            Node(tok(int(decided["pred"][i])), bool(k & 1), bool(k & 2),
+                 tok(int(decided["const"][i])))
+        )  # fmt: skip
+    edges = []
+    for i in range(n):
+        for r, target in enumerate(decided["edges"][i].tolist()):
+            if target < n:  # the batch's padded length (or more) means "no edge"
+                edges.append(Edge(i, tuple(vocab.roles[r].split(" . ")), target))
+    return Graph(tuple(words), tuple(nodes), tuple(edges))
+
+
+def render_graph(graph: Graph, order: ConjunctOrder) -> Tokens | None:
+    """The answer tokens of a predicted graph, or None where the graph is ill-formed."""
+    try:
+        return tuple(render_form(to_form(graph, order)).split())
+    except ValueError:
+        return None

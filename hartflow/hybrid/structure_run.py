@@ -1,0 +1,234 @@
+"""Training and evaluating the structure refiner on position-indexed logical forms (COGS, SLOG).
+
+`StructureTrainer` is the hybrid `Trainer` (deep supervision, ACT, EMA, checkpoints, resume, data
+parallel) with the structure refiner's model, batches and loss. The memory's evidence is built
+once per run: the HRR lexicon's reading of every training word (`translations`), and each pair's
+best memory hypothesis (cross-fitted for the training pairs, as in the sequence hybrid).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from hartflow.data.logical_form import ConjunctOrder
+from hartflow.hybrid.hypotheses import Hypothesis
+from hartflow.hybrid.structure import (
+    StructureItem,
+    StructureVocab,
+    collate,
+    decode_graph,
+    make_item,
+    parse_graph,
+    render_graph,
+)
+from hartflow.hybrid.training import Trainer
+from hartflow.zeroshot.lexicon import LexiconMemory, induce_lexicon
+from reasoner.structure import (
+    StructureConfig,
+    StructureRefiner,
+    StructureState,
+    decisions,
+    structure_loss,
+)
+
+log = logging.getLogger(__name__)
+Tokens = tuple[str, ...]
+
+
+def read_translations(train: Sequence[tuple[Tokens, Tokens]], *, d: int, seed: int) -> dict:
+    """{word: token}: every training word's translation, induced from co-occurrence and read back
+    from the HRR lexicon memory (unbind + cleanup); function words have none."""
+    lexicon = induce_lexicon(train)
+    if not lexicon:
+        return {}
+    memory = LexiconMemory(lexicon, d=d, seed=seed)
+    words = sorted(lexicon)
+    return {w: t for w, (t, _) in zip(words, memory.translate(words), strict=True) if t}
+
+
+def best_hypothesis(hyps: list[Hypothesis] | None) -> tuple[Tokens, str] | None:
+    """The memory's first hypothesis (the zero-shot answer, else the nearest skeleton's)."""
+    return (hyps[0].tokens, hyps[0].source) if hyps else None
+
+
+def structure_config(cfg, vocab: StructureVocab, *, max_len: int) -> StructureConfig:
+    """The structure refiner's config from a `TrainConfig` (the same size and recursion fields
+    as the sequence refiner's)."""
+    return StructureConfig(
+        vocab_words=len(vocab.words),
+        vocab_tokens=len(vocab.tokens),
+        n_roles=max(1, len(vocab.roles)),
+        evidence=cfg.mode == "hybrid",
+        dim=cfg.dim,
+        n_heads=cfg.n_heads,
+        expansion=cfg.expansion,
+        max_distance=cfg.max_distance,
+        window=cfg.window,
+        max_len=max_len,
+        n_cycles=cfg.n_cycles,
+        n_latent_steps=cfg.n_latent_steps,
+        max_halt_steps=cfg.max_halt_steps,
+    )
+
+
+def build_structure_model(cfg: StructureConfig, seed: int) -> StructureRefiner:
+    """The structure refiner, its initial weights fixed by `seed` (identical on every rank)."""
+    return StructureRefiner(cfg, generator=torch.Generator().manual_seed(seed))
+
+
+class StructureTrainer(Trainer):
+    """The hybrid trainer with the structure refiner (see the module docstring)."""
+
+    def setup(self) -> None:
+        cfg, train = self.cfg, self.data.train
+        graphs = [parse_graph(c, o) for c, o in train]
+        self.order = ConjunctOrder.induce(g for g in graphs if g is not None)
+        hybrid = cfg.mode == "hybrid"
+        self.translations = read_translations(train, d=cfg.hrr_d, seed=cfg.seed) if hybrid else {}
+        self.vocab = StructureVocab.build(train, [g for g in graphs if g], self.translations)
+        longest = max(len(c) for c, _ in [*train, *self.data.test])
+        self.model_cfg = structure_config(cfg, self.vocab, max_len=max(512, 2 * longest))
+        self.model = build_structure_model(self.model_cfg, cfg.seed)
+        hyps = self.data.train_hyps if hybrid else None
+        self.items: list[StructureItem] = [
+            make_item(c, self.vocab, translations=self.translations,
+                      hypothesis=best_hypothesis(hyps[i]) if hyps else None, answer=o)
+            for i, (c, o) in enumerate(train)
+        ]  # fmt: skip
+
+    def make_batch(self, rows: list[int], g: torch.Generator):
+        return collate(
+            [self.items[i] for i in rows], self.model_cfg.n_roles, corruption=self.cfg.corruption,
+            word_dropout=self.cfg.word_dropout, generator=g,
+        )  # fmt: skip
+
+    def loss(self, out, labels):
+        return structure_loss(out, labels)
+
+    def config_json(self) -> dict[str, Any]:
+        from reasoner.refiner import count_parameters
+
+        return {
+            "kind": "structure-refiner",
+            "train": self.cfg.to_json(),
+            "structure": self.model_cfg.to_json(),
+            "vocab": self.vocab.to_json(),
+            "order": self.order.to_json(),
+            "translations": self.translations,
+            "hypotheses_cache": self.data.cache_file,
+            "parameters": count_parameters(self.model),
+        }
+
+
+@torch.no_grad()
+def refine_structure(
+    model: StructureRefiner, batch: dict[str, torch.Tensor], *, trace: bool = False
+) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
+    """Every supervision step (eval ignores halting); the last step's decisions, and per outer
+    cycle the decisions and halting probability when `trace`."""
+    state: StructureState | None = None
+    rows: list[dict[str, Any]] = []
+    for s in range(model.cfg.max_halt_steps):
+        state, out = model(batch, state, trace=trace)
+        p_halt = torch.sigmoid(out.q_halt_logits)
+        for c, decided in enumerate(out.trace):
+            rows.append({"step": s + 1, "cycle": c + 1, "decisions": decided, "halt": p_halt})
+    return decisions(out), rows
+
+
+def answer_rows(
+    model: StructureRefiner,
+    commands: Sequence[Tokens],
+    items: Sequence[StructureItem],
+    vocab: StructureVocab,
+    order: ConjunctOrder,
+    *,
+    batch_size: int = 128,
+    device: str = "cpu",
+    progress=None,
+) -> list[Tokens | None]:
+    """The refiner's answer to every command (None where its graph is ill-formed)."""
+    by_len = sorted(range(len(items)), key=lambda i: len(commands[i]))
+    answers: list[Tokens | None] = [None] * len(items)
+    for lo in range(0, len(by_len), batch_size):
+        idx = by_len[lo : lo + batch_size]
+        batch, _ = collate([items[i] for i in idx], model.cfg.n_roles)
+        decided, _ = refine_structure(model, {k: v.to(device) for k, v in batch.items()})
+        decided = {k: v.cpu() for k, v in decided.items()}
+        for b, i in enumerate(idx):
+            n = len(commands[i])
+            row = {k: v[b, :n] for k, v in decided.items()}
+            answers[i] = render_graph(decode_graph(commands[i], row, vocab), order)
+        if progress:
+            progress(min(lo + batch_size, len(by_len)), len(by_len))
+    return answers
+
+
+def structure_answers(
+    model: StructureRefiner,
+    config: dict,
+    commands: Sequence[Tokens],
+    hyps: Sequence[list[Hypothesis]] | None,
+    *,
+    batch_size: int = 128,
+    device: str = "cpu",
+    progress=None,
+) -> list[Tokens | None]:
+    """A structure checkpoint's answers (its vocabulary, conjunct order and translations)."""
+    vocab = StructureVocab.from_json(config["vocab"])
+    order = ConjunctOrder.from_json(config["order"])
+    translations = config.get("translations", {})
+    items = [
+        make_item(c, vocab, translations=translations,
+                  hypothesis=best_hypothesis(hyps[i]) if hyps else None, answer=None)
+        for i, c in enumerate(commands)
+    ]  # fmt: skip
+    return answer_rows(
+        model, commands, items, vocab, order, batch_size=batch_size, device=device,
+        progress=progress,
+    )  # fmt: skip
+
+
+def graph_rows(command: Tokens, decided: dict[str, torch.Tensor], vocab: StructureVocab) -> dict:
+    """One command's decisions as readable rows: per position its predicate, kind, constant and
+    edges (`role → target word`)."""
+    graph = decode_graph(command, {k: v[0, : len(command)] for k, v in decided.items()}, vocab)
+    rows = []
+    for i, (word, node) in enumerate(zip(command, graph.nodes, strict=True)):
+        edges = [f"{' . '.join(e.role)} → {e.target}:{command[e.target]}"
+                 for e in graph.edges if e.head == i]  # fmt: skip
+        kind = "+".join(k for k, on in (("unary", node.unary), ("definite", node.definite)) if on)
+        rows.append({"position": i, "word": word, "pred": node.pred, "kind": kind,
+                     "constant": node.constant, "edges": edges})  # fmt: skip
+    return {"graph": graph, "rows": rows}
+
+
+def structure_trace(
+    model: StructureRefiner, config: dict, command: Tokens, hyps: list[Hypothesis] | None
+) -> dict[str, Any]:
+    """One command through the structure refiner: the graph after every outer cycle of every
+    supervision step, with the halting probability, and the answer."""
+    vocab = StructureVocab.from_json(config["vocab"])
+    order = ConjunctOrder.from_json(config["order"])
+    item = make_item(command, vocab, translations=config.get("translations", {}),
+                     hypothesis=best_hypothesis(hyps), answer=None)  # fmt: skip
+    batch, _ = collate([item], model.cfg.n_roles)
+    decided, rows = refine_structure(model, batch, trace=True)
+    steps = []
+    for r in rows:
+        g = graph_rows(command, r["decisions"], vocab)
+        answer = render_graph(g["graph"], order)
+        steps.append({"step": r["step"], "cycle": r["cycle"], "graph": g["rows"],
+                      "answer": None if answer is None else " ".join(answer),
+                      "halt_probability": float(r["halt"][0])})  # fmt: skip
+    final = graph_rows(command, decided, vocab)
+    answer = render_graph(final["graph"], order)
+    return {
+        "graph": final["rows"],
+        "answer": "(ill-formed graph)" if answer is None else " ".join(answer),
+        "trace": steps,
+    }
