@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hartflow.data.formats import Example, read_examples, write_examples
-from hartflow.errors import DataError
+from hartflow.errors import DataError, HartFlowError
 from hartflow.zeroshot import Parser, Rule, ZeroShotReasoner
 from hartflow.zeroshot.rules import forms
 
@@ -285,8 +285,13 @@ def read_episodes(folder: str | Path) -> Iterator[Episode]:
         yield Episode(name, pairs[0], pairs[1])
 
 
-def evaluate_episodes(folder: str | Path, *, d: int = 256) -> dict[str, Any]:
+def evaluate_episodes(folder: str | Path, *, mode: str = "hrr", d: int = 256) -> dict[str, Any]:
     """Score every episode in a folder: per episode, and the mean over episodes."""
+    if mode != "hrr":
+        raise HartFlowError(
+            f"--episodes scores the zero-shot reasoner, built per episode; use --mode hrr "
+            f"(got {mode!r}: a trained refiner has no per-episode training)"
+        )
     rows = [score(e, d=d) for e in read_episodes(folder)]
     return {
         "folder": str(folder),
