@@ -307,6 +307,49 @@ def grid_ablation(result: dict) -> str:
     return render_markdown(result).rstrip()
 
 
+def structure_accuracy(result: dict) -> str:
+    """Per data set: a summary row per mode, then per category HRR-only / TRM-only / hybrid."""
+    lines = []
+    by = {(r["task"], r["mode"]): r for r in result["rows"]}
+    for task in dict.fromkeys(r["task"] for r in result["rows"]):
+        hyb, trm = by.get((task, "hybrid")), by.get((task, "trm"))
+        lines += [
+            f"**{task.upper()} gen** (n = {(hyb or trm)['n']:,}; exact match %, in brackets "
+            "the order-insensitive match)",
+            "",
+            "| | HRR-only | TRM-only | hybrid | fixed / broken | parameters | minutes | steps/s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        if hyb and trm:
+            lines.append(
+                f"| overall | {_pct100(hyb['hrr_exact_match'])} | {_pct100(trm['exact_match'])} "
+                f"({_pct100(trm['order_insensitive_match'])}) | **{_pct100(hyb['exact_match'])}** "
+                f"({_pct100(hyb['order_insensitive_match'])}) | {hyb['fixed']} / {hyb['broken']} | "
+                f"{hyb['parameters']:,} | {hyb['train_minutes']:.1f} / {trm['train_minutes']:.1f}"
+                f" | {hyb['steps_per_second']:.1f} / {trm['steps_per_second']:.1f} |"
+            )
+            lines += ["", "| category | HRR-only | TRM-only | hybrid | hybrid, any order |",
+                      "|---|---:|---:|---:|---:|"]  # fmt: skip
+            for c, v in hyb["per_category"].items():
+                lines.append(
+                    f"| {c} | {_pct100(hyb['hypothesis_per_category'][c])} | "
+                    f"{_pct100(trm['per_category'][c])} | {_pct100(v)} | "
+                    f"{_pct100(hyb['per_category_order_insensitive'][c])} |"
+                )
+        lines.append("")
+    if result.get("ablations"):
+        lines += ["**Ablations** (COGS gen, hybrid, shorter budget; one field changed)", "",
+                  "| T | n | N_sup | minutes | steps | exact match | any order |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for r in result["ablations"]:
+            lines.append(
+                f"| {r['n_cycles']} | {r['n_latent_steps']} | {r['max_halt_steps']} | "
+                f"{r['train_minutes']:.1f} | {r['steps']:,} | {_pct100(r['exact_match'])} | "
+                f"{_pct100(r['order_insensitive_match'])} |"
+            )
+    return "\n".join(lines).rstrip()
+
+
 RENDERERS = {
     "grid_data": grid_data,
     "grid_ablation": grid_ablation,
@@ -318,6 +361,7 @@ RENDERERS = {
     "scan_accuracy": scan_accuracy,
     "cogs_accuracy": cogs_accuracy,
     "hybrid_accuracy": hybrid_accuracy,
+    "structure_accuracy": structure_accuracy,
 }
 
 

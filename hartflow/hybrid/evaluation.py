@@ -141,7 +141,7 @@ def evaluate_refiner(
             device=device, progress=progress,
         )  # fmt: skip
     correct, hyp_correct, fixed, broken, unordered = 0, 0, 0, 0, 0
-    per_cat, total_cat, unordered_cat = Counter(), Counter(), Counter()
+    per_cat, total_cat, unordered_cat, hyp_cat = Counter(), Counter(), Counter(), Counter()
     structure = config["kind"] == "structure-refiner"
     for i, (_, answer) in enumerate(data.test):
         hit = preds[i] == answer
@@ -161,6 +161,7 @@ def evaluate_refiner(
             total_cat[cat] += 1
             per_cat[cat] += hit
             unordered_cat[cat] += same_set
+            hyp_cat[cat] += hyp_hit
     n = len(data.test)
     result: dict[str, Any] = {
         "task": run_cfg.task if run_cfg.train_file is None else "files",
@@ -181,6 +182,10 @@ def evaluate_refiner(
     }
     if cfg.mode == "hybrid":
         result.update(hypothesis_exact_match=hyp_correct / n, fixed=fixed, broken=broken)
+        if total_cat:
+            result["hypothesis_per_category"] = {
+                c: hyp_cat[c] / m for c, m in sorted(total_cat.items())
+            }
     if total_cat:
         result["per_category"] = {c: per_cat[c] / m for c, m in sorted(total_cat.items())}
     if structure:

@@ -33,21 +33,29 @@ RESERVED = ("<pad>", "<none>", "<unk>")  # ids PAD, NONE, UNK
 IGNORE = -100
 
 
-def parse_graph(words: Sequence[str], output: Sequence[str]) -> Graph | None:
-    """The graph of a logical form over `words`, or None where the form does not parse/fit."""
+def parse_graph(
+    words: Sequence[str], output: Sequence[str], anchors: dict[str, str] | None = None
+) -> Graph | None:
+    """The graph of a logical form over `words`, or None where the form does not parse/fit.
+    `anchors` (word → token, induced from training pairs) ties a constant to the word that
+    translates to it where no word is the constant itself (a renamed data set)."""
     try:
-        return to_graph(parse_form(" ".join(output)), words)
+        return to_graph(parse_form(" ".join(output)), words, anchors=anchors)
     except DataError:
         return None
 
 
 def is_structured(pairs: Sequence[tuple[Tokens, Tokens]]) -> bool:
-    """Whether every output is a logical form over its input's positions (COGS, SLOG) and at
-    least one names a position: then the structure refiner applies."""
+    """Whether the outputs are logical forms over their inputs' positions (COGS, SLOG: at least
+    99 % parse, and some name a position): then the structure refiner applies."""
     if not pairs:
         return False
-    graphs = [parse_graph(c, o) for c, o in pairs]
-    return all(g is not None for g in graphs) and any("_" in o and "x" in o for _, o in pairs)
+    from hartflow.zeroshot.lexicon import induce_lexicon
+
+    anchors = induce_lexicon(pairs)
+    graphs = [parse_graph(c, o, anchors) for c, o in pairs]
+    parsed = sum(g is not None for g in graphs)
+    return parsed >= 0.99 * len(pairs) and any("_" in o and "x" in o for _, o in pairs)
 
 
 @dataclass
@@ -66,14 +74,17 @@ class StructureVocab:
     @classmethod
     def build(cls, pairs: Sequence[tuple[Tokens, Tokens]], graphs: Sequence[Graph],
               lexicon: dict[str, str]) -> StructureVocab:  # fmt: skip
-        words = sorted({w for c, _ in pairs for w in c})
-        tokens = set(lexicon.values())
-        roles = set()
+        # first-occurrence order, never alphabetical: a renamed data set gets the same ids, so
+        # training and answers are the same up to the renaming
+        words = list(dict.fromkeys(w for c, _ in pairs for w in c))
+        tokens: dict[str, None] = {}
+        roles: dict[str, None] = {}
         for g in graphs:
             for n in g.nodes:
-                tokens.update(t for t in (n.pred, n.constant) if t is not None)
-            roles.update(" . ".join(e.role) for e in g.edges)
-        return cls([*RESERVED, *words], [*RESERVED, *sorted(tokens)], sorted(roles))
+                tokens.update(dict.fromkeys(t for t in (n.pred, n.constant) if t is not None))
+            roles.update(dict.fromkeys(" . ".join(e.role) for e in g.edges))
+        tokens.update(dict.fromkeys(lexicon[w] for w in words if w in lexicon))
+        return cls([*RESERVED, *words], [*RESERVED, *tokens], list(roles))
 
     def word(self, w: str) -> int:
         return self.word_id.get(w, UNK)
@@ -143,6 +154,7 @@ def make_item(
     translations: dict[str, str],
     hypothesis: tuple[Tokens, str] | None,
     answer: Tokens | None,
+    anchors: dict[str, str] | None = None,
 ) -> StructureItem:
     """Tensors of one example. `hypothesis` = (logical form tokens, source) of the memory's best
     hypothesis; `translations` = the HRR lexicon's reading of each word."""
@@ -150,13 +162,13 @@ def make_item(
     lex = torch.tensor([vocab.token(translations.get(w)) for w in words], dtype=torch.long)
     hyp, weight = None, 0.0
     if hypothesis is not None:
-        g = parse_graph(words, hypothesis[0])
+        g = parse_graph(words, hypothesis[0], anchors)
         if g is not None and not g.lambdas:
             hyp = graph_arrays(g, vocab)
             weight = 1.0 if hypothesis[1] == "answer" else 0.5
     labels = None
     if answer is not None:
-        g = parse_graph(words, answer)
+        g = parse_graph(words, answer, anchors)
         if g is None:
             raise HartFlowError(f"training output is not a logical form: {' '.join(answer)[:60]}")
         labels = graph_arrays(g, vocab)

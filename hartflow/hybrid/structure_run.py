@@ -85,7 +85,14 @@ class StructureTrainer(Trainer):
 
     def setup(self) -> None:
         cfg, train = self.cfg, self.data.train
-        graphs = [parse_graph(c, o) for c, o in train]
+        self.anchors = induce_lexicon(train)  # ties constants to words (data alignment only)
+        graphs = [parse_graph(c, o, self.anchors) for c, o in train]
+        self.skipped = sum(g is None for g in graphs)  # outputs that are no graph: not trained
+        if self.skipped:
+            log.warning("%d training outputs are not graphs over their input; skipped",
+                        self.skipped)  # fmt: skip
+            train = [p for p, g in zip(train, graphs, strict=True) if g is not None]
+            graphs = [g for g in graphs if g is not None]
         self.order = ConjunctOrder.induce(g for g in graphs if g is not None)
         hybrid = cfg.mode == "hybrid"
         self.translations = read_translations(train, d=cfg.hrr_d, seed=cfg.seed) if hybrid else {}
@@ -94,8 +101,11 @@ class StructureTrainer(Trainer):
         self.model_cfg = structure_config(cfg, self.vocab, max_len=max(512, 2 * longest))
         self.model = build_structure_model(self.model_cfg, cfg.seed)
         hyps = self.data.train_hyps if hybrid else None
+        if hyps is not None and self.skipped:
+            keep = set(map(tuple, train))
+            hyps = [h for p, h in zip(self.data.train, hyps, strict=True) if tuple(p) in keep]
         self.items: list[StructureItem] = [
-            make_item(c, self.vocab, translations=self.translations,
+            make_item(c, self.vocab, translations=self.translations, anchors=self.anchors,
                       hypothesis=best_hypothesis(hyps[i]) if hyps else None, answer=o)
             for i, (c, o) in enumerate(train)
         ]  # fmt: skip
@@ -119,6 +129,8 @@ class StructureTrainer(Trainer):
             "vocab": self.vocab.to_json(),
             "order": self.order.to_json(),
             "translations": self.translations,
+            "anchors": self.anchors,
+            "skipped_training_pairs": self.skipped,
             "hypotheses_cache": self.data.cache_file,
             "parameters": count_parameters(self.model),
         }
@@ -181,9 +193,9 @@ def structure_answers(
     """A structure checkpoint's answers (its vocabulary, conjunct order and translations)."""
     vocab = StructureVocab.from_json(config["vocab"])
     order = ConjunctOrder.from_json(config["order"])
-    translations = config.get("translations", {})
+    translations, anchors = config.get("translations", {}), config.get("anchors")
     items = [
-        make_item(c, vocab, translations=translations,
+        make_item(c, vocab, translations=translations, anchors=anchors,
                   hypothesis=best_hypothesis(hyps[i]) if hyps else None, answer=None)
         for i, c in enumerate(commands)
     ]  # fmt: skip
@@ -215,7 +227,8 @@ def structure_trace(
     vocab = StructureVocab.from_json(config["vocab"])
     order = ConjunctOrder.from_json(config["order"])
     item = make_item(command, vocab, translations=config.get("translations", {}),
-                     hypothesis=best_hypothesis(hyps), answer=None)  # fmt: skip
+                     anchors=config.get("anchors"), hypothesis=best_hypothesis(hyps),
+                     answer=None)  # fmt: skip
     batch, _ = collate([item], model.cfg.n_roles)
     decided, rows = refine_structure(model, batch, trace=True)
     steps = []

@@ -198,3 +198,57 @@ def test_cli_train_eval_decode(lf_files, tmp_path):
                                 "--trace"])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "graph after supervision step 1, cycle 1" in r.output
+
+
+SYNTAX = {"(", ")", ",", ".", ";", "*", "AND", "LAMBDA", "_", "x"}
+
+
+def renamed(pairs, words: dict, tokens: dict):
+    """Every input word and every logical-form token that is not syntax, a position number or a
+    lambda variable through one map (a proper name is the same string on both sides)."""
+    out = []
+    for c, o in pairs:
+        toks, prev = [], None
+        for t in o:
+            keep = t in SYNTAX or t.isdigit() or (prev == "LAMBDA") or (len(t) == 1 and t.islower())
+            toks.append(t if keep else tokens.setdefault(t, f"T{len(tokens)}"))
+            prev = t
+        out.append((tuple(words.setdefault(w, f"W{len(words)}") for w in c), tuple(toks)))
+    return out
+
+
+def test_renaming_gives_the_same_answers_renamed(tmp_path):
+    folder = SHARED_DATA / "cogs"
+    if not folder.is_dir():
+        pytest.skip(f"COGS data not found at {folder}")
+    parts = load_examples("cogs", "gen", data_dir=folder)
+    to_pairs = lambda rows: [(tuple(e.input.split()), tuple(e.output.split())) for e in rows]  # noqa: E731
+    train_pairs, test_pairs = to_pairs(parts["train"][:400]), to_pairs(parts["test"][::700])
+    tokens: dict = {}
+    words = tokens  # one renaming for both sides
+    runs = {}
+    for name, (tr, te) in {
+        "plain": (train_pairs, test_pairs),
+        "renamed": (renamed(train_pairs, words, tokens), renamed(test_pairs, words, tokens)),
+    }.items():
+        d = tmp_path / name
+        d.mkdir()
+        for part, rows in (("train", tr), ("test", te)):
+            (d / f"{part}.tsv").write_text("".join(f"{' '.join(c)}\t{' '.join(o)}\n"
+                                                   for c, o in rows))  # fmt: skip
+        files = (d / "train.tsv", d / "test.tsv")
+        train(config(files, tmp_path, max_steps=40, log_every=10), out=d / "run")
+        runs[name] = (d / "run", te)
+    from hartflow.hybrid.evaluation import load_refiner
+    from hartflow.hybrid.structure_run import structure_answers
+
+    answers = {}
+    for name, (run, te) in runs.items():
+        model, _, _, cfg_json = load_refiner(run)
+        answers[name] = structure_answers(model, cfg_json, [c for c, _ in te], None)
+    assert len(answers["plain"]) == 30
+    back = {v: k for k, v in tokens.items()}
+    for a, b in zip(answers["plain"], answers["renamed"], strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert tuple(back.get(t, t) for t in b) == a
