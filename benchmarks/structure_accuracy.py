@@ -39,10 +39,14 @@ ABLATIONS = (("n_cycles", (1, 3)), ("n_latent_steps", (1, 3)), ("max_halt_steps"
 console = Console(stderr=True)
 
 
-def _run(cfg: TrainConfig, work: Path, name: str, max_test: int | None) -> dict[str, Any]:
+def _run(
+    cfg: TrainConfig, work: Path, name: str, max_test: int | None, *, reuse: bool = False
+) -> dict[str, Any]:
     out = work / name
-    shutil.rmtree(out, ignore_errors=True)
-    trained = train(cfg, out=out)
+    if not reuse:
+        shutil.rmtree(out, ignore_errors=True)
+    # reuse: a run folder that already holds its budget's checkpoint resumes (and stops at once)
+    trained = train(cfg, out=out, resume=reuse)
     ev = evaluate_refiner(out, max_test=max_test, batch_size=256)
     row = {
         "task": cfg.task, "split": cfg.split, "mode": cfg.mode, "n": ev["n"],
@@ -64,7 +68,7 @@ def _run(cfg: TrainConfig, work: Path, name: str, max_test: int | None) -> dict[
 
 def run_part(
     part: str, work: Path, *, minutes: float, ablation_minutes: float, quick: bool = False,
-    ablations: bool = True,
+    ablations: bool = True, reuse: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Hybrid and TRM-only on one data set, then (COGS) the ablations; the part's JSON is rewritten
     after every run, so an interrupted benchmark keeps what it measured."""
@@ -89,14 +93,14 @@ def run_part(
     )  # fmt: skip
     max_test = 200 if quick else None
     for mode in ("hybrid", "trm"):
-        keep(_run(replace(base, mode=mode), work, f"{part}-{mode}", max_test), rows)
+        keep(_run(replace(base, mode=mode), work, f"{part}-{mode}", max_test, reuse=reuse), rows)
     if ablations and part == "cogs":
         for field, values in ABLATIONS[:1] if quick else ABLATIONS:
             for value in values:
                 cfg = replace(base, minutes=ablation_minutes, **{field: value})
-                keep(_run(cfg, work, f"{part}-{field}{value}", max_test), ablated)
+                keep(_run(cfg, work, f"{part}-{field}{value}", max_test, reuse=reuse), ablated)
         cfg = replace(base, minutes=ablation_minutes)  # the default at the ablations' budget
-        keep(_run(cfg, work, f"{part}-default-short", max_test), ablated)
+        keep(_run(cfg, work, f"{part}-default-short", max_test, reuse=reuse), ablated)
     return obj
 
 
@@ -121,13 +125,14 @@ def main() -> None:
     p.add_argument("--ablation-minutes", type=float, default=4.0)
     p.add_argument("--no-ablations", action="store_true")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--reuse", action="store_true", help="keep finished runs (resume them)")
     p.add_argument("--work", type=Path, default=Path("runs/structure_accuracy"))
     args = p.parse_args()
     if args.part:
         minutes = 0.2 if args.quick else args.minutes
         run_part(args.part, args.work, minutes=minutes, quick=args.quick,
                  ablation_minutes=0.2 if args.quick else args.ablation_minutes,
-                 ablations=not args.no_ablations)  # fmt: skip
+                 ablations=not args.no_ablations, reuse=args.reuse)  # fmt: skip
     if args.merge:
         save("structure_accuracy", merge(args.work))
         console.print(f"wrote {RESULTS / 'structure_accuracy.json'}")

@@ -111,8 +111,10 @@ class GraphArrays:
     edges_known: bool = True  # False for a lambda form (edges to variables, not positions)
 
 
-def graph_arrays(graph: Graph, vocab: StructureVocab) -> GraphArrays:
-    """Per-position ids of a graph (positions beyond the words, lambda variables, dropped)."""
+def graph_arrays(graph: Graph, vocab: StructureVocab, *, strict: bool = True) -> GraphArrays:
+    """Per-position ids of a graph (positions beyond the words, lambda variables, dropped).
+    A second edge of one role on one head is an error when `strict` (a training target), else
+    dropped (a memory hypothesis may be malformed)."""
     n, R = len(graph.words), len(vocab.roles)
     nodes = graph.nodes[:n]
     pred = torch.tensor([vocab.token(v.pred) for v in nodes], dtype=torch.long)
@@ -128,6 +130,8 @@ def graph_arrays(graph: Graph, vocab: StructureVocab) -> GraphArrays:
         if r is None:
             continue  # a role never seen in training cannot be predicted anyway
         if edges[e.head, r] >= 0 and edges[e.head, r] != e.target:
+            if not strict:
+                continue
             raise HartFlowError(
                 f"position {e.head} has two {vocab.roles[r]!r} edges; the structure refiner "
                 "predicts one target per head and role"
@@ -164,7 +168,7 @@ def make_item(
     if hypothesis is not None:
         g = parse_graph(words, hypothesis[0], anchors)
         if g is not None and not g.lambdas:
-            hyp = graph_arrays(g, vocab)
+            hyp = graph_arrays(g, vocab, strict=False)
             weight = 1.0 if hypothesis[1] == "answer" else 0.5
     labels = None
     if answer is not None:
