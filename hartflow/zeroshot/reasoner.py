@@ -166,7 +166,11 @@ class ZeroShotReasoner:
         self.span_edits = SpanEdits(self.positions, lambda x: x not in self.function_words)
         self.span_edits.learn(stored, [o for _, o in data])
         self.grammar: Grammar = induce_grammar(
-            data, self.function_words, self._known, self.induced, min_support=self.min_support
+            data,
+            self.function_words - set(self.induced),
+            self._known,
+            self.induced,
+            min_support=self.min_support,
         )
         self.rules: dict[str, Rule] = self.grammar.rules
         self.parser = Parser(self.rules)
@@ -298,6 +302,10 @@ class ZeroShotReasoner:
             )
             if tokens is None:
                 found = self._by_analogy(skel, fillers, found)
+            if found.tokens is None and len(c) == 1 and c[0] in self.induced:
+                t = self.induced[c[0]]  # a lexical word alone, never seen alone in training
+                found = replace(found, tokens=(t,), score=1.0, reason="",
+                                rules=[f"lexicon: {c[0]!r} -> {t!r}"])  # fmt: skip
             self._looked[c] = found
 
     def _template(self, skel: Tokens, fillers: list[str], i: int) -> tuple[Tokens | None, str]:
