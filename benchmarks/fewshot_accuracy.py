@@ -31,12 +31,18 @@ from hartflow.errors import DataError
 TARGET = {"mean_exact_match": 0.95, "solved": 0.90, "seconds_per_episode": 1.0}
 
 
-def run(n_episodes: int = 120, first_seed: int = 0, d: int = 256, hide: float = 0.25) -> dict:
+def run(
+    n_episodes: int = 120,
+    first_seed: int = 0,
+    d: int = 256,
+    hide: float = 0.25,
+    hide_primitive: float = 0.0,
+) -> dict:
     rows, skipped = [], []
     seed = first_seed
     while len(rows) < n_episodes:
         try:
-            episode = generate(seed, hide=hide)
+            episode = generate(seed, hide=hide, hide_primitive=hide_primitive)
         except DataError:  # a seed with too few determined queries
             skipped.append(seed)
         else:
@@ -72,6 +78,7 @@ def run(n_episodes: int = 120, first_seed: int = 0, d: int = 256, hide: float = 
         "mode": "hrr",
         "d": d,
         "hide": hide,
+        "hide_primitive": hide_primitive,
         "seeds": [first_seed, seed - 1],
         "skipped_seeds": skipped,
         "machine": machine(),
@@ -95,12 +102,19 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument(
         "--hide", type=float, default=0.25, help="share of episodes with a form seen only nested"
     )
+    p.add_argument(
+        "--hide-primitive",
+        type=float,
+        default=0.0,
+        help="share of episodes with a primitive never shown alone (a stress variant)",
+    )
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--threads", type=int, default=1, help="torch threads (episodes are tiny)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)  # several threads only add contention on a busy machine
-    result = run(args.episodes, args.first_seed, args.dim, args.hide)
-    path = save("fewshot_accuracy", result, args.out)
+    result = run(args.episodes, args.first_seed, args.dim, args.hide, args.hide_primitive)
+    name = "fewshot_accuracy" + ("_hide_primitive" if args.hide_primitive else "")
+    path = save(name, result, args.out)
     s = result["summary"]
     console = Console()
     t = Table(title="Few-shot grammar episodes, zero-shot HRR reasoner")

@@ -124,9 +124,20 @@ def _hypotheses(rules: dict[str, Rule], hidden: str) -> list[dict[str, Rule]]:
     return out
 
 
-def generate(seed: int, *, n_study: int = 14, n_queries: int = 10, hide: float = 0.25) -> Episode:
+def generate(
+    seed: int,
+    *,
+    n_study: int = 14,
+    n_queries: int = 10,
+    hide: float = 0.25,
+    hide_primitive: float = 0.0,
+) -> Episode:
     """One seeded episode (see the module docstring). Raises DataError if the seed gives no
-    episode with enough determined queries (rare; take another seed)."""
+    episode with enough determined queries (rare; take another seed).
+
+    `hide_primitive`: the share of episodes where one primitive used in other study pairs is
+    not shown alone (a stress variant outside the family: its meaning must come from
+    co-occurrence, which the determinacy check does not cover)."""
     rng = random.Random(seed)
     taken: set[str] = set()
     prims = _words(rng, rng.randint(3, 5), taken)
@@ -187,6 +198,12 @@ def generate(seed: int, *, n_study: int = 14, n_queries: int = 10, hide: float =
         raise DataError(f"seed {seed}: only {len(queries)} determined queries; try another seed")
     study_pairs = list(study.items())
     rng.shuffle(study_pairs)
+    extra = random.Random(seed * 7919 + 1)  # its own stream: the default episodes stay the same
+    if extra.random() < hide_primitive:
+        used = [p for p in leaves if any(p in i and len(i) > 1 for i, _ in study_pairs)]
+        if used:
+            gone = (extra.choice(used),)
+            study_pairs = [(i, o) for i, o in study_pairs if i != gone]
     return Episode(f"episode{seed:04d}", study_pairs, list(queries.items()), rules, hidden)
 
 
