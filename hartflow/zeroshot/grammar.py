@@ -10,14 +10,16 @@
 3. Whole parses. The remaining words' forms and their order (loosest first) are searched
    together: every training pair whose output tokens its own words' lexicon entries explain is
    parsed in full (only the leaves, the parts no rule splits, are looked up; the grammar
-   computes the rest, stored or not). A hypothesis
-   must contradict no pair; among those, the one reproducing most pairs wins, then the simplest
-   (shortest forms), then the one with unary words binding tighter than binary ones. Others that
-   reproduce as many pairs are kept as alternatives (shown by `decode --explain`).
+   computes the rest, stored or not). A hypothesis must contradict no pair; among those, the
+   one reproducing most pairs wins, then the simplest (shortest forms), then the one with unary
+   words binding tighter than binary ones. Others that reproduce as many pairs are kept as
+   alternatives (shown by `decode --explain`). A word that shares no pair with another takes
+   its simplest form and a conventional place (binary loosest, unary tightest).
 Pairs are grouped by which candidate words they hold, so each group is parsed once per ordering
 of its own words; the search samples at most `max_pairs` pairs per group, and the winner is
-then checked against every pair (a failure moves on to the next hypothesis).
-Nothing here names a word of any data set.
+then checked against every pair (a failure moves on to the next hypothesis). If no hypothesis
+fits, the word whose removal fits most pairs is left out, and rules reproducing fewer than
+`min_support` pairs are dropped. Nothing here names a word of any data set.
 """
 
 from __future__ import annotations
