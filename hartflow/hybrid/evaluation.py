@@ -128,13 +128,15 @@ def evaluate_refiner(
         data.test_hyps = None if data.test_hyps is None else [data.test_hyps[i] for i in keep]
     commands = [c for c, _ in data.test]
     if config["kind"] == "structure-refiner":
-        from hartflow.hybrid.structure_run import structure_answers
+        from hartflow.hybrid.structure_run import defer_to_memory, structure_answers
 
-        answers = structure_answers(
+        raw, confidence = structure_answers(
             model, config, commands, data.test_hyps, batch_size=batch_size, device=device,
             progress=progress,
         )  # fmt: skip
+        answers = defer_to_memory(raw, confidence, data.test_hyps)
         preds = dict(enumerate(answers))
+        refiner_alone = sum(p == a for p, (_, a) in zip(raw, data.test, strict=True))
     else:
         preds = _sequence_answers(
             model, config, cfg, vocab, commands, data.test_hyps, batch_size=batch_size,
@@ -189,6 +191,7 @@ def evaluate_refiner(
     if total_cat:
         result["per_category"] = {c: per_cat[c] / m for c, m in sorted(total_cat.items())}
     if structure:
+        result["refiner_alone_exact_match"] = refiner_alone / n  # before deferring to memory
         result["order_insensitive_match"] = unordered / n
         result["ill_formed"] = sum(p is None for p in preds.values())
         if total_cat:

@@ -140,8 +140,9 @@ class StructureTrainer(Trainer):
 def refine_structure(
     model: StructureRefiner, batch: dict[str, torch.Tensor], *, trace: bool = False
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
-    """Every supervision step (eval ignores halting); the last step's decisions, and per outer
-    cycle the decisions and halting probability when `trace`."""
+    """Every supervision step (eval ignores halting); the last step's decisions (with "p_halt",
+    the halting head's probability that they are exactly right), and per outer cycle the
+    decisions and halting probability when `trace`."""
     state: StructureState | None = None
     rows: list[dict[str, Any]] = []
     for s in range(model.cfg.max_halt_steps):
@@ -149,7 +150,7 @@ def refine_structure(
         p_halt = torch.sigmoid(out.q_halt_logits)
         for c, decided in enumerate(out.trace):
             rows.append({"step": s + 1, "cycle": c + 1, "decisions": decided, "halt": p_halt})
-    return decisions(out), rows
+    return {**decisions(out), "p_halt": p_halt}, rows
 
 
 def answer_rows(
@@ -162,22 +163,26 @@ def answer_rows(
     batch_size: int = 128,
     device: str = "cpu",
     progress=None,
-) -> list[Tokens | None]:
-    """The refiner's answer to every command (None where its graph is ill-formed)."""
+) -> tuple[list[Tokens | None], list[float]]:
+    """The refiner's answer to every command (None where its graph is ill-formed), and its
+    halting head's probability that the answer is exactly right."""
     by_len = sorted(range(len(items)), key=lambda i: len(commands[i]))
     answers: list[Tokens | None] = [None] * len(items)
+    confidence = [0.0] * len(items)
     for lo in range(0, len(by_len), batch_size):
         idx = by_len[lo : lo + batch_size]
         batch, _ = collate([items[i] for i in idx], model.cfg.n_roles)
         decided, _ = refine_structure(model, {k: v.to(device) for k, v in batch.items()})
         decided = {k: v.cpu() for k, v in decided.items()}
+        p_halt = decided.pop("p_halt")
         for b, i in enumerate(idx):
             n = len(commands[i])
             row = {k: v[b, :n] for k, v in decided.items()}
             answers[i] = render_graph(decode_graph(commands[i], row, vocab), order)
+            confidence[i] = float(p_halt[b])
         if progress:
             progress(min(lo + batch_size, len(by_len)), len(by_len))
-    return answers
+    return answers, confidence
 
 
 def structure_answers(
@@ -189,8 +194,9 @@ def structure_answers(
     batch_size: int = 128,
     device: str = "cpu",
     progress=None,
-) -> list[Tokens | None]:
-    """A structure checkpoint's answers (its vocabulary, conjunct order and translations)."""
+) -> tuple[list[Tokens | None], list[float]]:
+    """A structure checkpoint's graphs rendered (its vocabulary, conjunct order, translations),
+    and the halting head's probability that each is exactly right."""
     vocab = StructureVocab.from_json(config["vocab"])
     order = ConjunctOrder.from_json(config["order"])
     translations, anchors = config.get("translations", {}), config.get("anchors")
@@ -203,6 +209,23 @@ def structure_answers(
         model, commands, items, vocab, order, batch_size=batch_size, device=device,
         progress=progress,
     )  # fmt: skip
+
+
+def defer_to_memory(
+    answers: Sequence[Tokens | None],
+    confidence: Sequence[float],
+    hyps: Sequence[list[Hypothesis]] | None,
+) -> list[Tokens | None]:
+    """The hybrid's answers: where the zero-shot reasoner answered and the refiner's halting head
+    gives its own graph less than even odds of being exactly right (or the graph is ill-formed),
+    the memory's answer stands; the refiner overrules the memory only when it is confident."""
+    if hyps is None:
+        return list(answers)
+    out: list[Tokens | None] = []
+    for answer, p, h in zip(answers, confidence, hyps, strict=True):
+        memory = h[0].tokens if h and h[0].source == "answer" else None
+        out.append(memory if memory is not None and (answer is None or p < 0.5) else answer)
+    return out
 
 
 def graph_rows(command: Tokens, decided: dict[str, torch.Tensor], vocab: StructureVocab) -> dict:
@@ -238,10 +261,14 @@ def structure_trace(
         steps.append({"step": r["step"], "cycle": r["cycle"], "graph": g["rows"],
                       "answer": None if answer is None else " ".join(answer),
                       "halt_probability": float(r["halt"][0])})  # fmt: skip
+    p_halt = decided.pop("p_halt")
     final = graph_rows(command, decided, vocab)
     answer = render_graph(final["graph"], order)
+    chosen = defer_to_memory([answer], [float(p_halt[0])], [hyps] if hyps else None)[0]
     return {
         "graph": final["rows"],
-        "answer": "(ill-formed graph)" if answer is None else " ".join(answer),
+        "refiner_answer": "(ill-formed graph)" if answer is None else " ".join(answer),
+        "answer": "(ill-formed graph)" if chosen is None else " ".join(chosen),
+        "answer_source": "refiner" if chosen == answer else "memory (refiner not confident)",
         "trace": steps,
     }

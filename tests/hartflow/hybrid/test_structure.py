@@ -181,7 +181,18 @@ class TestTraining:
         assert saved["kind"] == "structure-refiner" and saved["structure"]["evidence"]
         assert saved["translations"]["dax"] == "DAX"  # induced by the HRR lexicon
         r = evaluate_refiner(out, batch_size=8)
-        assert {"fixed", "broken", "hypothesis_exact_match"} <= set(r)
+        assert {"fixed", "broken", "hypothesis_exact_match", "refiner_alone_exact_match"} <= set(r)
+
+
+def test_defer_to_memory_only_where_the_refiner_is_unsure():
+    from hartflow.hybrid.hypotheses import Hypothesis
+    from hartflow.hybrid.structure_run import defer_to_memory
+
+    mem = [Hypothesis(("M",), 1.0, "answer")]
+    near = [Hypothesis(("N",), 0.9, "neighbour")]
+    got = defer_to_memory([("R",), ("R",), None, ("R",)], [0.9, 0.2, 0.9, 0.1],
+                          [mem, mem, mem, near])  # fmt: skip
+    assert got == [("R",), ("M",), ("M",), ("R",)]  # a neighbour's template is no answer
 
 
 def test_cli_train_eval_decode(lf_files, tmp_path):
@@ -245,7 +256,7 @@ def test_renaming_gives_the_same_answers_renamed(tmp_path):
     answers = {}
     for name, (run, te) in runs.items():
         model, _, _, cfg_json = load_refiner(run)
-        answers[name] = structure_answers(model, cfg_json, [c for c, _ in te], None)
+        answers[name] = structure_answers(model, cfg_json, [c for c, _ in te], None)[0]
     assert len(answers["plain"]) == 30
     back = {v: k for k, v in tokens.items()}
     for a, b in zip(answers["plain"], answers["renamed"], strict=True):
