@@ -157,11 +157,14 @@ def eval_(
     if json_file is not None:
         write_json(json_file, result)
     table = Table(title=escape(f"{result['task']} {result['split']} ({result['mode']})"))
-    for col in ("n", "exact match", "unanswerable", "seconds"):
+    unordered = "order_insensitive_match" in result  # the structure refiner's logical forms
+    for col in ("n", "exact match", *(["any order"] if unordered else []), "unanswerable",
+                "seconds"):  # fmt: skip
         table.add_column(col, justify="right")
     table.add_row(
         f"{result['n']:,}",
         f"{100 * result['exact_match']:.2f} %",
+        *([f"{100 * result['order_insensitive_match']:.2f} %"] if unordered else []),
         str(result["unanswerable"]),
         f"{result['seconds']:.1f}",
     )
@@ -170,8 +173,12 @@ def eval_(
         cats = Table(title="per category")
         cats.add_column("category")
         cats.add_column("exact match", justify="right")
+        any_order = result.get("per_category_order_insensitive")
+        if any_order:
+            cats.add_column("any order", justify="right")
         for name, acc in result["per_category"].items():
-            cats.add_row(escape(name), f"{100 * acc:.1f} %")
+            extra = [f"{100 * any_order[name]:.1f} %"] if any_order else []
+            cats.add_row(escape(name), f"{100 * acc:.1f} %", *extra)
         stdout.print(cats)
 
 

@@ -205,6 +205,7 @@ def test_cli_train_eval_decode(lf_files, tmp_path):
                                 "--json", str(tmp_path / "r.json")])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "r.json").read_text())["refiner"] == "structure"
+    assert "any order" in r.output  # the order-insensitive match beside exact match
     r = runner.invoke(cli.app, ["decode", "a dax blicked the wif .", "--checkpoint", str(out),
                                 "--trace"])  # fmt: skip
     assert r.exit_code == 0, r.output
