@@ -138,7 +138,6 @@ def task_dir(task: str, data_dir: str | Path | None) -> Path | None:
     return Path(root) / task if root else None
 
 
-
 def catalog(
     *,
     scan_dir: str | Path | None = None,
