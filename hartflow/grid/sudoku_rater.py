@@ -186,7 +186,8 @@ def _unique(q, peers, units, popcount, digit, full, scratch):
     """True if the digit board `q` (0 = blank) has exactly one solution."""
     c = np.empty(q.shape[0], np.int32)
     for i in range(q.shape[0]):
-        c[i] = (1 << (q[i] - 1)) if q[i] > 0 else full
+        # int(): q is int8, and NumPy 2 keeps `1 << int8` in int8 (digit 9 would shift out)
+        c[i] = (1 << (int(q[i]) - 1)) if q[i] > 0 else full
     return _search(c, peers, units, popcount, digit, full, 2, scratch)[0] == 1
 
 
