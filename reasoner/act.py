@@ -81,7 +81,7 @@ def _check_batch(carry: ACTCarry, batch: Batch) -> None:
 
 
 class ACTModel(nn.Module):
-    """Base class: the ACT loop around an inner recurrent step.
+    """Base class: the ACT loop that wraps an inner recurrent step.
 
     Subclasses set `self.max_halt_steps`, `self.halt_exploration_prob`, `self.act_continue` and
     implement `initial_state(batch_size, device)`, `reset_state(state, halted)` and
