@@ -10,6 +10,10 @@ Parts (results merged into benchmarks/results/grid_cpu.json):
   s4-long the s4 run with a 30-minute budget (where the curve goes when 10 minutes are too few)
   s6      TRM on generated 6×6 Sudoku (target: ≥ 90 % in ≤ 30 min)
   s6-hrm  HRM on the same 6×6 data and budget
+  s9-hard TRM on 1,000 hard generated 9×9 Sudokus (rating >= 20), 30 minutes (reported, no
+          target); needs the puzzles of `python -m benchmarks.grid_sudoku_hard --count 1200
+          --save DIR` (pass --puzzles DIR): the first 1,000 train, the last 200 test
+  s9-easy the same on the easy (random minimal) 9×9 puzzles of that run, beside it
   flops   one training step of the 9×9 Sudoku TRM-MLP preset (5.03 M), its FLOP/s (counted
           with torch.utils.flop_counter) as a fraction of this machine's fp32 GEMM FLOP/s
           (torch.mm at the model's own matmul shape) (target ≥ 40 %)
@@ -35,6 +39,7 @@ import torch
 
 from benchmarks.common import RESULTS, machine, save
 from hartflow.distributed import DistContext
+from hartflow.grid import sudoku
 from hartflow.grid.evaluate import head, predict
 from hartflow.grid.jobs import build_sudoku
 from hartflow.grid.loader import load_grid_data
@@ -62,9 +67,15 @@ PARTS = {
            "target_minutes": 30},
     "s6-hrm": {"size": 6, "arch": "hrm", "model": HRM_SMALL, "minutes": 30, "target": 0.90,
                "target_minutes": 30},
+    "s9-hard": {"size": 9, "data": "hard", "arch": "trm-att", "model": TRM_SMALL, "minutes": 30,
+                "target": None},
+    "s9-easy": {"size": 9, "data": "easy", "arch": "trm-att", "model": TRM_SMALL, "minutes": 30,
+                "target": None},
 }  # fmt: skip
 DATA = {4: {"generate": 3000, "aug": 10, "test_size": 500},
-        6: {"generate": 3000, "aug": 10, "test_size": 500}}  # fmt: skip
+        6: {"generate": 3000, "aug": 10, "test_size": 500},
+        "hard": {"train": 1000, "test_size": 200, "aug": 100},
+        "easy": {"train": 1000, "test_size": 200, "aug": 100}}  # fmt: skip
 
 
 def load_avg() -> list[float] | None:
@@ -74,10 +85,25 @@ def load_avg() -> list[float] | None:
         return None
 
 
-def dataset(size: int, work: Path) -> Path:
-    out = work / f"sudoku{size}"
-    if not (out / "hartflow.json").is_file():
-        build_sudoku(out, size=size, seed=0, **DATA[size])
+def dataset(spec: dict[str, Any], work: Path, puzzles: Path | None) -> Path:
+    """The part's data set in `work` (built once): generated, or split from a saved CSV."""
+    key = spec.get("data", spec["size"])
+    out = work / (f"sudoku{key}" if key == spec["size"] else f"sudoku{spec['size']}-{key}")
+    if (out / "hartflow.json").is_file():
+        return out
+    if key == spec["size"]:
+        build_sudoku(out, size=spec["size"], seed=0, **DATA[key])
+        return out
+    csv = (puzzles or work) / f"{key}.csv"
+    if not csv.is_file():
+        raise SystemExit(f"{csv}: missing; run python -m benchmarks.grid_sudoku_hard --count "
+                         f"1200 --save {csv.parent} first (or pass --puzzles DIR)")  # fmt: skip
+    rows = sudoku.read_csv(csv, size=spec["size"])
+    n, n_test = DATA[key]["train"], DATA[key]["test_size"]
+    if len(rows) < n + n_test:
+        raise SystemExit(f"{csv}: {len(rows)} puzzles, need {n + n_test}")
+    sudoku.build(rows[:n], rows[len(rows) - n_test :], out, size=spec["size"],
+                 aug=DATA[key]["aug"], seed=0)  # fmt: skip
     return out
 
 
@@ -119,11 +145,15 @@ def overrides(pairs: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def learn(
-    part: str, work: Path, minutes: float | None, changes: dict[str, dict] | None = None
+    part: str,
+    work: Path,
+    minutes: float | None,
+    changes: dict[str, dict] | None = None,
+    puzzles: Path | None = None,
 ) -> dict[str, Any]:
     spec = PARTS[part]
     budget = minutes or spec["minutes"]
-    data_dir = dataset(spec["size"], work)
+    data_dir = dataset(spec, work, puzzles)
     changes = changes or {"model": {}, "run": {}}
     model = {**spec["model"], **changes["model"]}
     run = {**RUN, **spec.get("run", {}), **changes["run"]}
@@ -137,21 +167,29 @@ def learn(
               "test_cell_accuracy": e["test"]["cell_accuracy"],
               "validation_exact": e["validation"]["exact"],
               "halt_steps": e["test"]["halt_steps"]} for e in result.evaluations]  # fmt: skip
-    reached = next((c for c in curve if c["test_exact"] >= spec["target"]), None)
+    target = spec["target"]
+    reached = next((c for c in curve if target and c["test_exact"] >= target), None)
     final = result.final["test"]
     return {
         "size": spec["size"], "arch": spec["arch"], "model": model, "recipe": run,
-        "data": DATA[spec["size"]], "parameters": result.parameters,
+        "data": DATA[spec.get("data", spec["size"])], "parameters": result.parameters,
         "budget_minutes": budget, "steps": result.steps, "seconds": round(result.seconds, 1),
         "test_n": final["n"], "final_test_exact": final["exact"],
         "final_cell_accuracy": final["cell_accuracy"], "final_halt_steps": final["halt_steps"],
-        "best_on_validation": result.best, "target": spec["target"],
-        "target_minutes": spec["target_minutes"],
+        "best_on_validation": result.best, "target": target,
+        "target_minutes": spec.get("target_minutes"),
         "reached_target_at_seconds": reached["seconds"] if reached else None,
         "met": bool(reached and reached["seconds"] <= 60 * spec["target_minutes"]),
+        **({"mean_rating": _mean_rating(data_dir)} if "data" in spec else {}),
         "curve": curve, **unseen_exact(out, data_dir, result),
         "load_average_before": load_before, "load_average_after": load_avg(),
     }  # fmt: skip
+
+
+def _mean_rating(data_dir: Path) -> dict[str, float]:
+    """Mean stored rating of the train and test puzzles (as written by `sudoku.build`)."""
+    info = json.loads((data_dir / "hartflow.json").read_text())
+    return {k: v for k, v in info.items() if "rating" in k}
 
 
 def _timed(fn) -> float:
@@ -242,6 +280,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--minutes", type=float, default=None, help="override every budget")
     parser.add_argument("--work", type=Path, default=Path("/tmp/hartflow-grid-cpu"))
     parser.add_argument(
+        "--puzzles",
+        type=Path,
+        default=None,
+        help="folder of hard.csv/easy.csv for the s9 parts (default: --work)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -260,7 +304,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for part in args.parts.split(","):
         changes = overrides(args.set)
-        entry = flops() if part == "flops" else learn(part, args.work, args.minutes, changes)
+        entry = (flops() if part == "flops"
+                 else learn(part, args.work, args.minutes, changes, args.puzzles))  # fmt: skip
         entry.update(threads=args.threads, machine_shared=args.shared,
                      measured_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))  # fmt: skip
         # re-read just before writing: two invocations may run side by side on different parts

@@ -3,6 +3,8 @@
     python -m benchmarks.grid_sudoku_hard                       # 1000 puzzles, min rating 20,
                                                                 # 2 worker processes
     python -m benchmarks.grid_sudoku_hard --count 50 --out /tmp/x   # quick look
+    python -m benchmarks.grid_sudoku_hard --count 1200 --save runs/sudoku9   # also keep the
+                                  # puzzles (hard.csv, easy.csv) for benchmarks.grid_cpu's s9 parts
 
 Target (issue 14): mean rating >= 20 by `hartflow.grid.sudoku_rater` (Sudoku-Extreme averages 22
 guesses of tdoku's solver), unique solutions checked by an independent solver, <= 30 min per
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from rich.progress import Progress, TimeElapsedColumn
 from rich.table import Table
 
 from benchmarks.common import finish, machine
@@ -60,7 +63,7 @@ def describe(puzzles: list[sudoku.Puzzle], seconds: float, cpu: float, seed: int
     }
 
 
-def run(count: int, min_rating: int, workers: int, seed: int) -> dict:
+def run(count: int, min_rating: int, workers: int, seed: int, save: Path | None = None) -> dict:
     result: dict = {
         "benchmark": "grid_sudoku_hard",
         "machine": machine(),
@@ -71,9 +74,16 @@ def run(count: int, min_rating: int, workers: int, seed: int) -> dict:
     sudoku_rater.rating(np.zeros(81, np.int8), 9)  # compile the kernels outside the timing
     for name, k in (("hard", min_rating), ("easy", 0)):
         start, cpu = time.perf_counter(), cpu_seconds()
-        puzzles = sudoku.generate(count, 9, min_rating=k, seed=seed, workers=workers)
+        with Progress(*Progress.get_default_columns(), TimeElapsedColumn()) as bar:
+            task = bar.add_task(f"{name} 9×9 (min rating {k})", total=count)
+            puzzles = sudoku.generate(
+                count, 9, min_rating=k, seed=seed, workers=workers,
+                progress=lambda done, _, t=task: bar.update(t, completed=done),
+            )  # fmt: skip
         seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
         result[name] = {"min_rating": k, **describe(puzzles, seconds, cpu, seed)}
+        if save is not None:  # Sudoku-Extreme's CSV format: `grid build sudoku --csv` reads it
+            sudoku.write_csv(puzzles, save / f"{name}.csv", source=f"hartflow-{name}")
     hard = result["hard"]
     hard["met"] = bool(
         hard["mean_rating"] >= 20
@@ -109,8 +119,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="results folder")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        default=None,
+        help="also write the puzzles to DIR/hard.csv and DIR/easy.csv",
+    )
     args = parser.parse_args(argv)
-    result = run(args.count, args.min_rating, args.workers, args.seed)
+    if args.save is not None:
+        args.save.mkdir(parents=True, exist_ok=True)
+    result = run(args.count, args.min_rating, args.workers, args.seed, args.save)
     return finish("grid_sudoku_hard", result, args.out, table(result))
 
 

@@ -214,6 +214,26 @@ def grid_data(result: dict) -> str:
     return "\n".join(lines)
 
 
+def grid_sudoku_hard(result: dict) -> str:
+    lines = ["| set | puzzles | mean rating (stored) | median | share ≥ 20 | mean rating, 8 random "
+             "copies | clues | unique (independent solver) | min per 1000 (wall, "
+             f"{result['workers']} workers) | CPU min per 1000 | target |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+    for name in ("hard", "easy"):
+        r = result[name]
+        target = "–"
+        if "met" in r:
+            target = "mean ≥ 20, all unique, ≤ 30 min: " + ("met" if r["met"] else "not met")
+        lines.append(
+            f"| {name}, min rating {r['min_rating']} | {r['count']} | {r['mean_rating']:.1f} "
+            f"| {r['median_rating']:g} | {100 * r['share_rating_ge_20']:.1f} % "
+            f"| {r['mean_rating_8_random_copies']:.1f} | {r['mean_clues']:.1f} "
+            f"| {r['unique_by_independent_solver']} | {r['minutes_per_1000']:.1f} "
+            f"| {r['cpu_minutes_per_1000']:.1f} | {target} |"
+        )
+    return "\n".join(lines)
+
+
 def _pct100(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f} %"
 
@@ -222,19 +242,26 @@ def grid_cpu(result: dict) -> str:
     lines = ["| run | model | threads | budget | steps | final test exact "
              "| selected test exact (unseen) | cells | halt steps | target |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
-    for part in ("s4", "s4-hrm", "s4-long", "s6", "s6-hrm"):
+    for part in ("s4", "s4-hrm", "s4-long", "s6", "s6-hrm", "s9-easy", "s9-hard"):
         if part not in result:
             continue
         r = result[part]
         when, limit = r["reached_target_at_seconds"], r.get("target_minutes", r["budget_minutes"])
-        target = f"≥ {100 * r['target']:.0f} % in ≤ {limit:g} min: " + (
-            "met" if r["met"] else "not met"
-        )
+        if r["target"] is None:
+            target = "reported, no target"
+        else:
+            target = f"≥ {100 * r['target']:.0f} % in ≤ {limit:g} min: " + (
+                "met" if r["met"] else "not met"
+            )
         if when is not None:
             target += f" (reached at {when / 60:.1f} min)"
         selected = r.get("selected_exact")
+        name = f"{r['size']}×{r['size']} Sudoku"
+        if "mean_rating" in r:  # a named puzzle set (s9-hard/s9-easy): its mean test rating
+            rating = r["mean_rating"]["mean_rating_test"]
+            name += f", {part.split('-')[1]} (test rating {rating:.1f})"
         lines.append(
-            f"| {r['size']}×{r['size']} Sudoku | {r['arch']} {r['parameters'] / 1e3:.0f} k "
+            f"| {name} | {r['arch']} {r['parameters'] / 1e3:.0f} k "
             f"| {r.get('threads', '?')} | {r['budget_minutes']:g} min | {r['steps']} "
             f"| {_pct100(r['final_test_exact'])} "
             f"| {_pct100(selected)} ({_pct100(r['unseen_exact'])}, n={r['unseen_n']}) "
@@ -352,6 +379,7 @@ def structure_accuracy(result: dict) -> str:
 
 RENDERERS = {
     "grid_data": grid_data,
+    "grid_sudoku_hard": grid_sudoku_hard,
     "grid_ablation": grid_ablation,
     "grid_cpu": grid_cpu,
     "hrr_ops": hrr_ops,

@@ -56,13 +56,6 @@ class ACTOutput:
     target_q_continue: torch.Tensor | None = None
 
 
-def forward_dtype(device: torch.device) -> torch.dtype:
-    """The dtype of the recurrent state: autocast's dtype when autocast is on, else fp32."""
-    if torch.is_autocast_enabled(device.type):
-        return torch.get_autocast_dtype(device.type)
-    return torch.float32
-
-
 def _rows(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return mask.view((-1,) + (1,) * (like.dim() - 1))
 

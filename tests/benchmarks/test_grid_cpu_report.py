@@ -27,3 +27,15 @@ def test_rows_and_targets():
         and "3.0 GFLOP/s vs torch.mm 4.0 GFLOP/s" in lines[4]
         and "75 % (met)" in lines[4]
     )
+
+
+def test_reported_part_without_target():
+    run = {"size": 9, "arch": "trm-att", "parameters": 60000, "budget_minutes": 30, "steps": 900,
+           "final_test_exact": 0.0, "unseen_exact": 0.0, "unseen_n": 200,
+           "final_cell_accuracy": 0.61, "final_halt_steps": 4.0, "target": None,
+           "reached_target_at_seconds": None, "met": False, "target_minutes": None,
+           "selected_exact": 0.0, "threads": 1,
+           "mean_rating": {"mean_rating_train": 50.0, "mean_rating_test": 48.25}}  # fmt: skip
+    (line,) = grid_cpu({"s9-hard": run}).splitlines()[2:]
+    assert line.startswith("| 9×9 Sudoku, hard (test rating 48.2) | trm-att 60 k | 1 | 30 min |")
+    assert line.endswith("| 61.0 % | 4.00 | reported, no target |")
