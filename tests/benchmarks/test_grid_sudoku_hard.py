@@ -1,4 +1,4 @@
-"""The hard-Sudoku benchmark's JSON, saved puzzles and README table; grid_cpu's 9×9 data from them."""
+"""The hard-Sudoku benchmark: JSON, saved puzzles, README table; grid_cpu's 9×9 data from them."""
 
 from __future__ import annotations
 
@@ -17,10 +17,9 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_run_saves_rated_unique_puzzles_and_renders(tmp_path):
-    result = grid_sudoku_hard.main(
-        ["--count", "3", "--min-rating", "5", "--workers", "1", "--out", str(tmp_path),
-         "--save", str(tmp_path)]  # fmt: skip
-    )
+    args = ["--count", "3", "--min-rating", "5", "--workers", "1", "--out", str(tmp_path),
+            "--save", str(tmp_path)]  # fmt: skip
+    result = grid_sudoku_hard.main(args)
     assert json.loads((tmp_path / "grid_sudoku_hard.json").read_text())["hard"]["count"] == 3
     hard = sudoku.read_csv(tmp_path / "hard.csv")
     assert len(hard) == 3 and all(p.rating >= 5 for p in hard)
@@ -43,5 +42,5 @@ def test_grid_cpu_splits_saved_puzzles(tmp_path, monkeypatch):
     assert grid_cpu._mean_rating(out).keys() == {"mean_rating_train", "mean_rating_test"}
     meta = json.loads((out / "train" / "dataset.json").read_text())
     assert meta["total_groups"] == 3
-    with pytest.raises(SystemExit, match="hard.csv: missing"):
+    with pytest.raises(SystemExit, match=r"hard\.csv: missing"):
         grid_cpu.dataset(grid_cpu.PARTS["s9-hard"], tmp_path / "work", tmp_path)
