@@ -18,6 +18,10 @@ Parts (results merged into benchmarks/results/grid_cpu.json):
           with torch.utils.flop_counter) as a fraction of this machine's fp32 GEMM FLOP/s
           (torch.mm at the model's own matmul shape) (target ≥ 40 %)
 
+`--rescore` adds the final blank-cell accuracy (the blank cells only; the givens are there to
+copy) to stored parts that predate it, from the run's last checkpoint, and checks that its exact
+and cell accuracy equal the stored ones.
+
 The budget counts everything inside `train` (evaluations and checkpoints included). Data are
 built with the project's generator (unique-solution puzzles); the 4×4 space is small, so part of
 the test set also occurs in train (augmentations included): the JSON reports that share and the
@@ -165,6 +169,7 @@ def learn(
     result = train(cfg, progress=lambda r: print(json.dumps(r), flush=True))
     curve = [{"step": e["step"], "seconds": e["seconds"], "test_exact": e["test"]["exact"],
               "test_cell_accuracy": e["test"]["cell_accuracy"],
+              "test_blank_cell_accuracy": e["test"].get("blank_cell_accuracy"),
               "validation_exact": e["validation"]["exact"],
               "halt_steps": e["test"]["halt_steps"]} for e in result.evaluations]  # fmt: skip
     target = spec["target"]
@@ -176,6 +181,7 @@ def learn(
         "budget_minutes": budget, "steps": result.steps, "seconds": round(result.seconds, 1),
         "test_n": final["n"], "final_test_exact": final["exact"],
         "final_cell_accuracy": final["cell_accuracy"], "final_halt_steps": final["halt_steps"],
+        "final_blank_cell_accuracy": final.get("blank_cell_accuracy"), "run_dir": str(out),
         "best_on_validation": result.best, "target": target,
         "target_minutes": spec.get("target_minutes"),
         "reached_target_at_seconds": reached["seconds"] if reached else None,
@@ -184,6 +190,29 @@ def learn(
         "curve": curve, **unseen_exact(out, data_dir, result),
         "load_average_before": load_before, "load_average_after": load_avg(),
     }  # fmt: skip
+
+
+def rescore(part: str, entry: dict[str, Any], work: Path, puzzles: Path | None) -> dict[str, Any]:
+    """`entry` with final_blank_cell_accuracy from its run's last checkpoint (module doc)."""
+    from hartflow.checkpoint import latest_checkpoint
+    from hartflow.grid.evaluate import evaluate_checkpoint
+
+    runs = [Path(entry["run_dir"])] if "run_dir" in entry else sorted(
+        work.glob(f"run-{part}-*"), key=lambda p: p.stat().st_mtime)  # fmt: skip
+    checkpoint = latest_checkpoint(runs[-1]) if runs else None
+    if checkpoint is None:
+        raise SystemExit(f"{part}: no run folder with a checkpoint under {work}")
+    got = evaluate_checkpoint(checkpoint, dataset(PARTS[part], work, puzzles),
+                              limit=RUN["eval_limit"], device="cpu")  # fmt: skip
+    if (got["exact"], round(got["cell_accuracy"], 6)) != (
+        entry["final_test_exact"],
+        round(entry["final_cell_accuracy"], 6),
+    ):
+        raise SystemExit(f"{part}: {checkpoint} scores {got['exact']}/{got['cell_accuracy']}, "
+                         f"not the stored final {entry['final_test_exact']}/"
+                         f"{entry['final_cell_accuracy']}")  # fmt: skip
+    return {**entry, "final_blank_cell_accuracy": got["blank_cell_accuracy"],
+            "run_dir": str(runs[-1])}  # fmt: skip
 
 
 def _mean_rating(data_dir: Path) -> dict[str, float]:
@@ -292,6 +321,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         metavar="GROUP.FIELD=VALUE",
         help="override a model or run field, e.g. --set model.hidden_size=64",
     )
+    parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help="add blank-cell accuracy to the stored --parts (no training)",
+    )
     parser.add_argument("--key", default=None, help="store under this name (default: the part)")
     parser.add_argument(
         "--shared",
@@ -302,6 +336,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     path = RESULTS / f"{NAME}.json"
     result: dict[str, Any] = {}
+    if args.rescore:
+        result = json.loads(path.read_text())
+        for part in args.parts.split(","):
+            result[part] = rescore(part, result[part], args.work, args.puzzles)
+            print(part, result[part]["final_blank_cell_accuracy"], flush=True)
+        save(NAME, result)
+        return result
     for part in args.parts.split(","):
         changes = overrides(args.set)
         entry = (flops() if part == "flops"

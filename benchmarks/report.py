@@ -240,8 +240,8 @@ def _pct100(x: float | None) -> str:
 
 def grid_cpu(result: dict) -> str:
     lines = ["| run | model | threads | budget | steps | final test exact "
-             "| selected test exact (unseen) | cells | halt steps | target |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+             "| selected test exact (unseen) | cells | blank cells | halt steps | target |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
     for part in ("s4", "s4-hrm", "s4-long", "s6", "s6-hrm", "s9-easy", "s9-hard"):
         if part not in result:
             continue
@@ -266,6 +266,7 @@ def grid_cpu(result: dict) -> str:
             f"| {_pct100(r['final_test_exact'])} "
             f"| {_pct100(selected)} ({_pct100(r['unseen_exact'])}, n={r['unseen_n']}) "
             f"| {_pct100(r['final_cell_accuracy'])} "
+            f"| {_pct100(r.get('final_blank_cell_accuracy'))} "
             f"| {r['final_halt_steps']:.2f} | {target} |"
         )
     for key in sorted(k for k in result if k.startswith("flops")):
@@ -274,7 +275,7 @@ def grid_cpu(result: dict) -> str:
             f"| 9×9 training step | trm-mlp {r['parameters'] / 1e6:.2f} M, batch {r['batch']} "
             f"| {r.get('threads', 2)} | – | – "
             f"| {r['model_flops_per_s'] / 1e9:.1f} GFLOP/s vs torch.mm "
-            f"{r['gemm_flops_per_s'] / 1e9:.1f} GFLOP/s | – | – | – "
+            f"{r['gemm_flops_per_s'] / 1e9:.1f} GFLOP/s | – | – | – | – "
             f"| ≥ 40 %: {100 * r['fraction']:.0f} % ({'met' if r['met'] else 'not met'}) |"
         )
     return "\n".join(lines)

@@ -2,7 +2,8 @@
 
 Metrics (fractions): exact (every supervised cell right, the papers' metric), cell_accuracy, and
 halt_steps (mean step at which the halting head first says "stop"; max_halt_steps if it never
-does; the prediction scored is always the one after the last step, as in the reference). Maze adds
+does; the prediction scored is always the one after the last step, as in the reference). Sudoku
+adds blank_cell_accuracy (over the blank cells only: the givens are there to copy). Maze adds
 valid_shortest_path (the existing evaluator); ARC test adds pass@k after voting over variants
 (hartflow.grid.arc). Data-parallel: each rank predicts its rows; predictions are all-gathered.
 """
@@ -20,7 +21,7 @@ import torch
 import torch.distributed as dist
 
 from hartflow.distributed import DistContext
-from hartflow.grid import arc, maze
+from hartflow.grid import arc, maze, sudoku
 from hartflow.grid.layout import Split
 from hartflow.grid.loader import IGNORE, GridData, eval_batches
 
@@ -150,6 +151,9 @@ def score(
         "cell_accuracy": float(hit.sum() / max(mask.sum(), 1)),
         "halt_steps": float(result["halt_steps"].mean()) if n else 0.0,
     }
+    if data.task == "sudoku" and n:
+        blank = (split.inputs == sudoku.BLANK) & mask
+        out["blank_cell_accuracy"] = float(hit[blank].sum() / max(blank.sum(), 1))
     if data.task == "maze" and n:
         side = math.isqrt(split.inputs.shape[1])
         out["valid_shortest_path"] = maze.score(split.inputs, split.labels, pred, side)[

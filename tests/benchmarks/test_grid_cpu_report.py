@@ -20,7 +20,7 @@ def test_rows_and_targets():
     assert len(lines) == 2 + 3
     row = "| 4×4 Sudoku | trm-att 58 k | 2 | 10 min | 500 | 99.5 % | 98.0 % (99.0 %, n=300)"
     assert row in lines[2]
-    assert lines[2].endswith("≥ 99 % in ≤ 10 min: met (reached at 7.0 min) |")
+    assert lines[2].endswith("| 99.9 % | – | 2.50 | ≥ 99 % in ≤ 10 min: met (reached at 7.0 min) |")
     assert lines[3].endswith("≥ 90 % in ≤ 10 min: not met |")
     assert (
         "| 9×9 training step | trm-mlp 5.03 M, batch 4 | 2 |" in lines[4]
@@ -34,8 +34,8 @@ def test_reported_part_without_target():
            "final_test_exact": 0.0, "unseen_exact": 0.0, "unseen_n": 200,
            "final_cell_accuracy": 0.61, "final_halt_steps": 4.0, "target": None,
            "reached_target_at_seconds": None, "met": False, "target_minutes": None,
-           "selected_exact": 0.0, "threads": 1,
+           "selected_exact": 0.0, "threads": 1, "final_blank_cell_accuracy": 0.4675,
            "mean_rating": {"mean_rating_train": 50.0, "mean_rating_test": 48.25}}  # fmt: skip
     (line,) = grid_cpu({"s9-hard": run}).splitlines()[2:]
     assert line.startswith("| 9×9 Sudoku, hard (test rating 48.2) | trm-att 60 k | 1 | 30 min |")
-    assert line.endswith("| 61.0 % | 4.00 | reported, no target |")
+    assert line.endswith("| 61.0 % | 46.8 % | 4.00 | reported, no target |")

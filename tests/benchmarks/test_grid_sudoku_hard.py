@@ -44,3 +44,18 @@ def test_grid_cpu_splits_saved_puzzles(tmp_path, monkeypatch):
     assert meta["total_groups"] == 3
     with pytest.raises(SystemExit, match=r"hard\.csv: missing"):
         grid_cpu.dataset(grid_cpu.PARTS["s9-hard"], tmp_path / "work", tmp_path)
+
+
+def test_grid_cpu_learn_then_rescore(tmp_path, monkeypatch):
+    """A tiny learn() run records blank-cell accuracy; rescore recomputes it from the checkpoint."""
+    monkeypatch.setitem(grid_cpu.DATA, 4, {"generate": 40, "aug": 1, "test_size": 8})
+    monkeypatch.setitem(grid_cpu.RUN, "validation_groups", 4)
+    monkeypatch.setitem(grid_cpu.RUN, "global_batch", 8)
+    entry = grid_cpu.learn("s4", tmp_path, minutes=0.05)
+    assert entry["steps"] > 0 and 0 <= entry["final_blank_cell_accuracy"] <= 1
+    old = {k: v for k, v in entry.items() if k not in ("final_blank_cell_accuracy", "run_dir")}
+    again = grid_cpu.rescore("s4", old, tmp_path, None)
+    assert again["final_blank_cell_accuracy"] == entry["final_blank_cell_accuracy"]
+    assert again["run_dir"] == entry["run_dir"]
+    with pytest.raises(SystemExit, match="not the stored final"):
+        grid_cpu.rescore("s4", {**old, "final_test_exact": 2.0}, tmp_path, None)

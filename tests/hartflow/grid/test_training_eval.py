@@ -29,6 +29,12 @@ def test_sudoku_exact_cells_halting(tmp_path):
     wrong[0, 0] = wrong[0, 0] % 5 + 2  # one cell of one puzzle (a different digit)
     got = score(data, data.test, {**result, "predictions": wrong}, part="test")
     assert got["exact"] == 0.75 and got["cell_accuracy"] == pytest.approx(1 - 1 / 64)
+    n_blank = (data.test.inputs == 1).sum()  # blank cells only: the wrong one counts if blank
+    assert got["blank_cell_accuracy"] == pytest.approx(1 - (data.test.inputs[0, 0] == 1) / n_blank)
+    copied = data.test.inputs.astype(np.int64)  # givens copied, blanks left blank: all wrong
+    got = score(data, data.test, {**result, "predictions": copied}, part="test")
+    assert got["blank_cell_accuracy"] == 0.0
+    assert got["cell_accuracy"] == pytest.approx(1 - n_blank / data.test.inputs.size)
 
 
 def test_maze_valid_shortest_path(tmp_path):
