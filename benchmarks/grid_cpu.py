@@ -198,7 +198,7 @@ def rescore(part: str, entry: dict[str, Any], work: Path, puzzles: Path | None) 
     from hartflow.grid.evaluate import evaluate_checkpoint
 
     runs = [Path(entry["run_dir"])] if "run_dir" in entry else sorted(
-        work.glob(f"run-{part}-*"), key=lambda p: p.stat().st_mtime)  # fmt: skip
+        work.glob(f"run-{part}-[0-9]*"), key=lambda p: p.stat().st_mtime)  # fmt: skip
     checkpoint = latest_checkpoint(runs[-1]) if runs else None
     if checkpoint is None:
         raise SystemExit(f"{part}: no run folder with a checkpoint under {work}")
