@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--parts", default="s4,s4-hrm,s6,s6-hrm,flops")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--minutes", type=float, default=None, help="override every budget")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/hartflow-grid-cpu"))
+    parser.add_argument("--work", type=Path, default=Path("runs/grid_cpu"))
     parser.add_argument(
         "--puzzles",
         type=Path,

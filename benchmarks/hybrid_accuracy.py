@@ -180,7 +180,7 @@ def main() -> None:
     parser.add_argument("--merge", action="store_true")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--ablations-only", action="store_true", help="with --part")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/hartflow-hybrid-bench"))
+    parser.add_argument("--work", type=Path, default=Path("runs/hybrid_accuracy"))
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
     parser.add_argument("--test", type=int, default=None, help="score a seeded subset of N")
     parser.add_argument("--splits", default=",".join(SCAN_SPLITS), help="SCAN splits, a,b,c")
