@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ import numpy as np
 from hartflow.atomic import write_bytes
 from hartflow.errors import DataError
 from hartflow.grid.layout import SplitBuilder, write_dataset
+from hartflow.grid.sudoku_generator import generate as _generate
 from hartflow.grid.sudoku_rater import rating
 from hartflow.grid.sudoku_solver import (
     SIZES,
@@ -33,6 +33,14 @@ from hartflow.grid.sudoku_solver import (
     is_valid_solution,
     solve,
     valid_solutions,
+)
+from hartflow.grid.sudoku_transform import (
+    Puzzle,
+    Transform,
+    apply_transform,
+    augment,
+    invert_transform,
+    random_transform,
 )
 
 __all__ = [
@@ -50,13 +58,6 @@ HEADER = ["source", "question", "answer", "rating"]
 PAD, BLANK = 0, 1  # token of digit d is d + 1
 
 
-@dataclass(frozen=True, eq=False)
-class Puzzle:
-    question: np.ndarray  # (n·n,) int8, 0 = blank
-    answer: np.ndarray  # (n·n,) int8, digits 1..n
-    rating: int  # guesses of the tdoku-style rater before its first solution
-
-
 # ----------------------------------------------------------------------------------- generating
 def generate(count: int, size: int, **options) -> list[Puzzle]:
     """`count` distinct unique-solution puzzles rated >= `min_rating` (default 0).
@@ -64,8 +65,6 @@ def generate(count: int, size: int, **options) -> list[Puzzle]:
     See `hartflow.grid.sudoku_generator.generate` for the options (min_rating, seed, progress,
     max_attempts, n_views, workers) and how hard puzzles are made.
     """
-    from hartflow.grid.sudoku_generator import generate as _generate
-
     return _generate(count, size, **options)
 
 
@@ -147,73 +146,6 @@ def write_csv(puzzles: list[Puzzle], path: str | Path, *, source: str = "hartflo
         q = "".join("." if d == 0 else str(d) for d in p.question.tolist())
         writer.writerow([source, q, "".join(map(str, p.answer.tolist())), p.rating])
     return write_bytes(path, buf.getvalue().encode())
-
-
-# --------------------------------------------------------------------------------- augmentation
-@dataclass(frozen=True, eq=False)
-class Transform:
-    """An equivalence transform: transpose?, then reorder rows and columns, then relabel digits."""
-
-    digits: np.ndarray  # (n + 1,) new digit of digit d; digits[0] == 0
-    transpose: bool  # only for square boxes (n = 4, 9)
-    rows: np.ndarray  # (n,) new row i is old row rows[i]; bands and rows within bands
-    cols: np.ndarray  # (n,) the same for stacks and columns within stacks
-
-
-def random_transform(size: int, rng: np.random.Generator) -> Transform:
-    """A uniformly random transform of the kinds TRM/HRM's `shuffle_sudoku` draws."""
-    geo = geometry(size)
-    br, bc = geo.box_rows, geo.box_cols
-    digits = np.concatenate([[0], rng.permutation(size) + 1]).astype(np.int8)
-    transpose = bool(rng.random() < 0.5) if br == bc else False
-    rows = np.concatenate([b * br + rng.permutation(br) for b in rng.permutation(size // br)])
-    cols = np.concatenate([s * bc + rng.permutation(bc) for s in rng.permutation(size // bc)])
-    return Transform(digits, transpose, rows, cols)
-
-
-def _check_transform(t: Transform, size: int) -> None:
-    geo = geometry(size)
-    if t.digits.shape != (size + 1,) or t.rows.shape != (size,) or t.cols.shape != (size,):
-        raise DataError(f"transform is not for a {size}×{size} board")
-    if t.transpose and geo.box_rows != geo.box_cols:
-        raise DataError(f"a {size}×{size} board has non-square boxes and cannot be transposed")
-
-
-def apply_transform(grid: np.ndarray, t: Transform, size: int) -> np.ndarray:
-    """`grid` under `t`. Law: invert_transform(apply_transform(g, t), t) == g.
-
-    Shapes:
-        grid: (..., n·n) digits; returns the same shape.
-    """
-    _check_transform(t, size)
-    g = np.asarray(grid)
-    b = g.reshape(-1, size, size)
-    if t.transpose:
-        b = b.transpose(0, 2, 1)
-    return t.digits[b[:, t.rows][:, :, t.cols]].reshape(g.shape)
-
-
-def invert_transform(grid: np.ndarray, t: Transform, size: int) -> np.ndarray:
-    """The grid that `apply_transform(·, t, size)` maps to `grid` (e.g. a model's prediction).
-
-    Shapes:
-        grid: (..., n·n) digits; returns the same shape.
-    """
-    _check_transform(t, size)
-    g = np.asarray(grid)
-    b = np.argsort(t.digits).astype(t.digits.dtype)[g.reshape(-1, size, size)]
-    b = b[:, np.argsort(t.rows)][:, :, np.argsort(t.cols)]
-    if t.transpose:
-        b = b.transpose(0, 2, 1)
-    return b.reshape(g.shape)
-
-
-def augment(
-    question: np.ndarray, answer: np.ndarray, size: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """One random equivalent copy (question, answer) under `random_transform(size, rng)`."""
-    t = random_transform(size, rng)
-    return apply_transform(question, t, size), apply_transform(answer, t, size)
 
 
 # ------------------------------------------------------------------------------------- building

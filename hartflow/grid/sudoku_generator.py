@@ -31,7 +31,7 @@ import numpy as np
 
 from hartflow.errors import DataError
 from hartflow.grid import sudoku_rater, sudoku_solver
-from hartflow.grid.sudoku import Puzzle, apply_transform, random_transform
+from hartflow.grid.sudoku_transform import Puzzle, apply_transform, random_transform
 
 __all__ = ["generate", "HARD_STEPS"]
 
