@@ -237,7 +237,9 @@ class GridReasoner(ACTModel):
         for name in ops[split:]:
             self.update(name, state, x, rotary)
         out = state[self.read]
-        logits = self.lm_head(out[:, self.config.puzzle_emb_len :]).float()
+        # the head reads every position, then the prefix is dropped (the reference's order: its
+        # weight gradient sums over all B·(P + L) rows, so slicing first would round differently)
+        logits = self.lm_head(out)[:, self.config.puzzle_emb_len :].float()
         q = self.q_head(out[:, 0]).float()  # reads prefix slot 0
         new_state = {n: t.detach() for n, t in state.items()}
         return new_state, logits, q[:, 0], q[:, 1]

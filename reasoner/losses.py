@@ -138,13 +138,13 @@ def act_loss(
     q_halt_loss = F.binary_cross_entropy_with_logits(
         out.q_halt_logits.float(), seq_correct.float(), reduction="sum"
     )
-    total = lm_loss + 0.5 * q_halt_loss
     metrics["lm_loss"] = lm_loss.detach()
     metrics["q_halt_loss"] = q_halt_loss.detach()
+    q_loss = q_halt_loss
     if q_continue:
         q_continue_loss = F.binary_cross_entropy_with_logits(
             out.q_continue_logits.float(), target.float(), reduction="sum"
         )
-        total = total + 0.5 * q_continue_loss
+        q_loss = q_halt_loss + q_continue_loss  # the Q losses summed first, as the reference
         metrics["q_continue_loss"] = q_continue_loss.detach()
-    return total, metrics
+    return lm_loss + 0.5 * q_loss, metrics
