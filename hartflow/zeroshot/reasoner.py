@@ -192,6 +192,9 @@ class ZeroShotReasoner:
         self.max_lookup = max(map(len, self.skeletons), default=0) + reach  # longer: never known
         self._cache: dict[Tokens, Answer] = {}
         self._looked: dict[Tokens, Answer] = {}  # memory and analogy only, no composition
+        self._edited: dict[Tokens, tuple[Tokens, str] | None] = {}  # span edits per skeleton
+        self._searched: dict[Tokens, tuple[list, list]] = {}  # skeleton -> (scores, indices)
+        self._read: dict[str, tuple[str | None, float]] = {}  # word -> (token, cosine)
         return self
 
     def _known(self, span: Tokens) -> Tokens | None:
@@ -276,12 +279,16 @@ class ZeroShotReasoner:
         if not ok:
             return
         abstracted = [abstract(c, self.lexicon, self.classes) for c in ok]
-        words = sorted({w for _, fillers in abstracted for w in fillers})
-        read = dict(zip(words, self.lexicon_memory.translate(words), strict=True))  # one batch
-        scores, idx = self.memory.search(self._encode([s for s, _ in abstracted]), self.k)
-        for c, (skel, fillers), s_row, i_row in zip(
-            ok, abstracted, scores.tolist(), idx.tolist(), strict=True
-        ):
+        read = self._read  # each word and each skeleton is read from HRR memory once, batched
+        words = sorted({w for _, fillers in abstracted for w in fillers} - set(read))
+        read.update(zip(words, self.lexicon_memory.translate(words), strict=True))
+        new = list(dict.fromkeys(s for s, _ in abstracted if s not in self._searched))
+        if new:
+            scores, idx = self.memory.search(self._encode(new), self.k)
+            for skel, s_row, i_row in zip(new, scores.tolist(), idx.tolist(), strict=True):
+                self._searched[skel] = s_row, i_row
+        for c, (skel, fillers) in zip(ok, abstracted, strict=True):
+            s_row, i_row = self._searched[skel]
             neighbours = [
                 (" ".join(self.skeletons[i]), s) for s, i in zip(s_row, i_row, strict=True)
             ]
@@ -325,7 +332,9 @@ class ZeroShotReasoner:
 
     def _by_analogy(self, skel: Tokens, fillers: list[str], found: Answer) -> Answer:
         """A stored skeleton one span away, its template edited by an induced span edit."""
-        got = self.span_edits.apply(skel, self._primary)
+        if skel not in self._edited:  # the edit depends on the skeleton alone
+            self._edited[skel] = self.span_edits.apply(skel, self._primary)
+        got = self._edited[skel]
         if got is None:
             return found
         tmpl, why = got
