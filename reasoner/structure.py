@@ -59,6 +59,8 @@ class StructureConfig:
     vocab_words: int = 32  # input words incl. <pad>, <none>, <unk>
     vocab_tokens: int = 32  # output tokens (predicates, constants) incl. the same three
     n_roles: int = 4  # edge roles (each head has at most one edge per role)
+    n_slots: int = 0  # slot keys (in/out, role, side): > 0 predicts slots, 0 = role pointers
+    slot_counts: int = 4  # a slot's count classes: 0 .. slot_counts - 1 edges
     evidence: bool = True  # hybrid: x carries the memory's evidence; False = TRM-only
     dim: int = 128
     n_heads: int = 4
@@ -74,6 +76,11 @@ class StructureConfig:
     extra: dict = field(default_factory=dict, compare=False)  # free-form notes (JSON-safe)
 
     def __post_init__(self) -> None:
+        if self.n_slots < 0 or self.slot_counts < 2:
+            raise ValueError(
+                f"n_slots must be >= 0 and slot_counts >= 2, got {self.n_slots} and "
+                f"{self.slot_counts} (0 slots = role pointers; 4 counts cover COGS and SLOG)"
+            )
         for name in ("vocab_words", "vocab_tokens", "n_roles", "dim", "n_heads", "n_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -122,15 +129,18 @@ class StructureOutput:
 
     Shapes:
         pred, const: (B, L, vocab_tokens); kind: (B, L, KINDS);
-        edges: (B, L, R, L + 1) (last column = no edge); q_halt_logits: (B,);
-        trace: per outer cycle, the argmax decisions {"pred", "kind", "const", "edges"} if asked.
+        edges: (B, L, R, L + 1) (last column = no edge), None when the model predicts slots;
+        slots: (B, L, n_slots, slot_counts), None when it points; q_halt_logits: (B,);
+        trace: per outer cycle, the argmax decisions {"pred", "kind", "const", "edges" or
+        "slots"} if asked.
     """
 
     pred: torch.Tensor
     kind: torch.Tensor
     const: torch.Tensor
-    edges: torch.Tensor
+    edges: torch.Tensor | None
     q_halt_logits: torch.Tensor
+    slots: torch.Tensor | None = None
     trace: list[dict[str, torch.Tensor]] = field(default_factory=list)
 
 
@@ -169,7 +179,8 @@ class StructureRefiner(nn.Module):
         with `evidence`: "lex" (B, L) token id of each word's induced translation (NONE if none);
         "hyp_pred", "hyp_const" (B, L) token ids, "hyp_kind" (B, L) kind ids, "hyp_edges"
         (B, L, R) long target position per (head, role) or -1, "hyp_weight" (B,) float (0 where
-        the memory has no hypothesis).
+        the memory has no hypothesis); with slots, "hyp_slots" (B, L, n_slots) the hypothesis'
+        slot counts (-1 where it has none).
     """
 
     def __init__(self, cfg: StructureConfig, *, generator: torch.Generator | None = None):
@@ -192,7 +203,8 @@ class StructureRefiner(nn.Module):
             self.const_marker = table(D)  # "... the hypothesis' constant"
             self.edge_out = table(R, n_buckets, D)  # a hypothesis edge, seen at its head
             self.edge_in = table(R, n_buckets, D)  # ... seen at its target
-            self.copy_bonus = nn.Parameter(torch.full((R,), 2.0))
+            if not cfg.n_slots:
+                self.copy_bonus = nn.Parameter(torch.full((R,), 2.0))
         self.blocks = nn.ModuleList([MaskedBlock(cfg, generator=g) for _ in range(cfg.n_layers)])
         with torch.no_grad():  # residual branches start at 0 (the hypothesis passes through)
             for block in self.blocks:
@@ -206,13 +218,20 @@ class StructureRefiner(nn.Module):
             self.pred_gate = Linear(D, 3, bias=True, generator=g)
             self.const_gate = Linear(D, 3, bias=True, generator=g)
         self.kind_head = Linear(D, KINDS, generator=g)
-        self.query = Linear(D, R * D, generator=g)
-        self.key = Linear(D, D, generator=g)
-        self.null = Linear(D, R, bias=True, generator=g)
-        self.pointer_bias = nn.Parameter(torch.zeros(R, n_buckets))
-        # beyond ±max_distance a target costs more the farther it is (per role and side): a
-        # locality prior that still lets strong content reach far (centre embedding)
-        self.pointer_decay = nn.Parameter(torch.zeros(R, 2))
+        if cfg.n_slots:  # per slot key, a count: a local decision, no pointer over distances
+            self.slot_head = Linear(D, cfg.n_slots * cfg.slot_counts, bias=True, generator=g)
+            with torch.no_grad():  # most slots of most nodes are empty: start there
+                self.slot_head.bias.view(cfg.n_slots, cfg.slot_counts)[:, 0] = 3.0
+        if cfg.n_slots and cfg.evidence:  # the hypothesis' slot counts as a learned bonus
+            self.slot_bonus = nn.Parameter(torch.full((cfg.n_slots,), 2.0))
+        if not cfg.n_slots:
+            self.query = Linear(D, R * D, generator=g)
+            self.key = Linear(D, D, generator=g)
+            self.null = Linear(D, R, bias=True, generator=g)
+            self.pointer_bias = nn.Parameter(torch.zeros(R, n_buckets))
+            # beyond ±max_distance a target costs more the farther it is (per role and side):
+            # a locality prior that still lets strong content reach far (centre embedding)
+            self.pointer_decay = nn.Parameter(torch.zeros(R, 2))
         self.q_head = Linear(D, 1, bias=True, generator=g)
         with torch.no_grad():  # TRM: start far from halting
             self.q_head.weight.zero_()
@@ -342,6 +361,16 @@ class StructureRefiner(nn.Module):
             sources = (batch["lex"], batch["hyp_const"])
             const = _copy_mix(const, self.const_gate(y).float(), sources, batch["hyp_weight"])
         kind = self.kind_head(y).float()
+        pooled = (y * valid.unsqueeze(-1)).sum(1) / valid.sum(1, keepdim=True).clamp_min(1)
+        q_halt = self.q_head(pooled).squeeze(-1).float()
+        if self.cfg.n_slots:
+            slots = self.slot_head(y).float().view(B, L, self.cfg.n_slots, self.cfg.slot_counts)
+            if self.cfg.evidence and "hyp_slots" in batch:
+                hyp = batch["hyp_slots"]  # (B, L, K) counts, -1 where there is no hypothesis
+                onehot = F.one_hot(hyp.clamp(0, self.cfg.slot_counts - 1), self.cfg.slot_counts)
+                w = (batch["hyp_weight"][:, None, None] * (hyp >= 0)).unsqueeze(-1)
+                slots = slots + self.slot_bonus[None, None, :, None] * onehot * w
+            return StructureOutput(pred, kind, const, None, q_halt, slots=slots)
         q = self.query(y).view(B, L, R, D)
         k = self.key(y)  # (B, L, D)
         scores = torch.einsum("bird,bjd->birj", q, k) / math.sqrt(D)  # (B, L, R, L)
@@ -359,8 +388,6 @@ class StructureRefiner(nn.Module):
         scores = scores.float().masked_fill(~valid[:, None, None, :], float("-inf"))
         null = self.null(y).float().unsqueeze(-1)  # (B, L, R, 1)
         edges = torch.cat([scores, null], dim=-1)  # (B, L, R, L + 1)
-        pooled = (y * valid.unsqueeze(-1)).sum(1) / valid.sum(1, keepdim=True).clamp_min(1)
-        q_halt = self.q_head(pooled).squeeze(-1).float()
         return StructureOutput(pred, kind, const, edges, q_halt)
 
 
@@ -392,14 +419,20 @@ def _copy_mix(
 
 
 def decisions(out: StructureOutput) -> dict[str, torch.Tensor]:
-    """Argmax of every head: {"pred", "kind", "const"} (B, L) and "edges" (B, L, R), where an
-    edge index equal to L means no edge."""
-    return {
+    """Argmax of every head: {"pred", "kind", "const"} (B, L) and either "edges" (B, L, R),
+    where an edge index equal to L means no edge, or "slots" (B, L, n_slots) counts with
+    "slot_logp" (B, L, n_slots, slot_counts) log-probabilities for the decoder."""
+    out_ = {
         "pred": out.pred.argmax(-1).detach(),
         "kind": out.kind.argmax(-1).detach(),
         "const": out.const.argmax(-1).detach(),
-        "edges": out.edges.argmax(-1).detach(),
     }
+    if out.slots is not None:
+        out_["slots"] = out.slots.argmax(-1).detach()
+        out_["slot_logp"] = torch.log_softmax(out.slots.detach(), -1)
+    else:
+        out_["edges"] = out.edges.argmax(-1).detach()
+    return out_
 
 
 def structure_loss(
@@ -412,11 +445,12 @@ def structure_loss(
     rows; plus 0.5 · the halting BCE against "every decision of this row is right".
 
     Shapes:
-        labels: "pred", "kind", "const" (B, L); "edges" (B, L, R) -> scalar, (B,) bool, (B,) float
+        labels: "pred", "kind", "const" (B, L); "edges" (B, L, R) or "slots" (B, L, n_slots)
+        -> scalar, (B,) bool, (B,) float
     """
     B = labels["pred"].shape[0]
     losses, hits, counts = [], [], []
-    for name in ("pred", "kind", "const", "edges"):
+    for name in ("pred", "kind", "const", "edges" if out.slots is None else "slots"):
         logits, target = getattr(out, name), labels[name]
         flat = F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), target.reshape(-1),

@@ -8,6 +8,7 @@ from reasoner.refiner import RefinerConfig
 
 MODES = ("hybrid", "trm")
 REFINERS = ("auto", "sequence", "structure")  # auto: structure for position-indexed forms
+EDGE_OUTPUTS = ("slots", "pointer")  # structure refiner: slots + decoder, or role pointers
 OPTIMIZERS = ("adamw", "adam_atan2")
 
 
@@ -47,6 +48,9 @@ class TrainConfig:
     word_dropout: float = 0.1  # structure refiner: words replaced by <unk> in training
     max_distance: int = 8  # structure refiner: relative distances beyond ±this share a bias
     window: int = 4  # structure refiner: attention reaches ±window positions (0 = all)
+    edge_output: str = "slots"  # structure refiner: local slots + constrained decoder, or pointer
+    augment: int | None = None  # structure refiner: recombined pairs (None = half the train set)
+    augment_depth: int = 4  # ... each made by 1..augment_depth nested span substitutions
     max_steps: int = 600  # optimizer steps (one per supervision step)
     minutes: float | None = None  # wall-clock budget (whichever comes first)
     max_train: int | None = None  # use a seeded subset of the training pairs (tests, smoke)
@@ -60,6 +64,10 @@ class TrainConfig:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.refiner_kind not in REFINERS:
             raise ValueError(f"refiner_kind must be one of {REFINERS}, got {self.refiner_kind!r}")
+        if self.edge_output not in EDGE_OUTPUTS:
+            raise ValueError(
+                f"edge_output must be one of {EDGE_OUTPUTS}, got {self.edge_output!r}"
+            )
         if not 0.0 <= self.word_dropout < 1.0:
             raise ValueError(f"word_dropout must lie in [0, 1), got {self.word_dropout}")
         if self.optimizer not in OPTIMIZERS:
@@ -71,6 +79,10 @@ class TrainConfig:
             raise ValueError(f"folds must be >= 2, got {self.folds} (5 is usual)")
         if not 0.0 <= self.corruption <= 1.0:
             raise ValueError(f"corruption must lie in [0, 1], got {self.corruption}")
+        if self.augment is not None and self.augment < 0:
+            raise ValueError(f"augment must be >= 0 (0 = none), got {self.augment}")
+        if self.augment_depth < 1:
+            raise ValueError(f"augment_depth must be >= 1, got {self.augment_depth}")
         if self.minutes is not None and self.minutes <= 0:
             raise ValueError(f"minutes must be > 0, got {self.minutes}")
         if self.lr <= 0:

@@ -13,7 +13,7 @@ import json
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hartflow.atomic import write_json
@@ -35,6 +35,16 @@ class RunData:
     train_hyps: list[list[Hypothesis]] | None
     test_hyps: list[list[Hypothesis]] | None
     cache_file: str | None = None  # the hypotheses' cache file name (hybrid mode)
+    augmented: list[tuple[Tokens, Tokens]] = field(default_factory=list)  # recombined pairs
+    augmented_hyps: list[list[Hypothesis]] | None = None  # theirs: the full reasoner's answers
+
+
+def augment_count(cfg: TrainConfig, train: list) -> int:
+    """How many recombined pairs the run trains on (structure refiner only): `cfg.augment`, or
+    half the training set when it is None."""
+    if cfg.refiner_kind != "structure":
+        return 0
+    return len(train) // 2 if cfg.augment is None else cfg.augment
 
 
 def load_pairs(cfg: TrainConfig) -> tuple[list, list, list[str]]:
@@ -73,6 +83,10 @@ def _code_digest() -> bytes:
 def _fingerprint(cfg: TrainConfig, train: list, test: list) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([cfg.folds, cfg.hrr_d, cfg.seed, K_CACHE]).encode())
+    if augment_count(cfg, train):  # recombined pairs and their hypotheses are cached too
+        h.update(json.dumps([augment_count(cfg, train), cfg.augment_depth]).encode())
+        h.update(Path(__file__).resolve().parent.parent.joinpath("data", "recombine.py")
+                 .read_bytes())  # fmt: skip
     h.update(_code_digest())
     for part in (train, test):
         for i, o in part:
@@ -92,8 +106,15 @@ def prepare(
     `prefer` names a cache file to use if it exists (the one a checkpoint was trained with, so
     evaluation sees the same memory even if the reasoner's code changed since)."""
     train, test, cats = load_pairs(cfg)
+    n_aug = augment_count(cfg, train)
+    augmented: list = []
+    if n_aug:
+        from hartflow.hybrid.structure import augment_pairs
+
+        augmented = augment_pairs(train, n=n_aug, max_depth=cfg.augment_depth, seed=cfg.seed)
+        log.info("%d recombined training pairs", len(augmented))
     if cfg.mode == "trm":
-        return RunData(train, test, cats, None, None)
+        return RunData(train, test, cats, None, None, augmented=augmented)
     cache = Path(cfg.cache_dir) if cfg.cache_dir else out
     path = cache / f"hypotheses-{_fingerprint(cfg, train, test)}.json"
     if prefer is not None and (cache / prefer).is_file():
@@ -101,7 +122,11 @@ def prepare(
     if path.is_file():
         obj = json.loads(path.read_text())
         to_h = lambda rows: [[Hypothesis.from_json(h) for h in r] for r in rows]  # noqa: E731
-        return RunData(train, test, cats, to_h(obj["train"]), to_h(obj["test"]), path.name)
+        aug_hyps = to_h(obj["augmented"]) if "augmented" in obj else None
+        if aug_hyps is None or len(aug_hyps) != len(augmented):
+            augmented, aug_hyps = [], None  # a cache from before recombination: none
+        return RunData(train, test, cats, to_h(obj["train"]), to_h(obj["test"]), path.name,
+                       augmented, aug_hyps)  # fmt: skip
     log.info("computing hypotheses (%d folds) for %d training pairs", cfg.folds, len(train))
     train_hyps = cross_fit(
         train, folds=cfg.folds, k=K_CACHE, d=cfg.hrr_d, seed=cfg.seed,
@@ -109,11 +134,13 @@ def prepare(
     )  # fmt: skip
     reasoner = build_reasoner(train, d=cfg.hrr_d, k=K_CACHE, seed=cfg.seed)
     test_hyps = hypotheses_for(reasoner, [c for c, _ in test], k=K_CACHE)
+    aug_hyps = hypotheses_for(reasoner, [c for c, _ in augmented], k=K_CACHE)
     write_json(
         path,
         {
             "train": [[h.to_json() for h in r] for r in train_hyps],
             "test": [[h.to_json() for h in r] for r in test_hyps],
+            "augmented": [[h.to_json() for h in r] for r in aug_hyps],
         },
     )
-    return RunData(train, test, cats, train_hyps, test_hyps, path.name)
+    return RunData(train, test, cats, train_hyps, test_hyps, path.name, augmented, aug_hyps)

@@ -11,7 +11,7 @@ induced from the training pairs; an ill-formed prediction decodes to None (a wro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -25,6 +25,7 @@ from hartflow.data.logical_form import (
     to_form,
     to_graph,
 )
+from hartflow.data.slots import decode_scored, graph_slots, parse_slot_name, slot_name
 from hartflow.errors import DataError, HartFlowError
 from reasoner.structure import NONE, PAD, UNK
 
@@ -58,6 +59,20 @@ def is_structured(pairs: Sequence[tuple[Tokens, Tokens]]) -> bool:
     return parsed >= 0.99 * len(pairs) and any("_" in o and "x" in o for _, o in pairs)
 
 
+def augment_pairs(
+    train: Sequence[tuple[Tokens, Tokens]], *, n: int, max_depth: int = 4, seed: int = 0
+) -> list[tuple[Tokens, Tokens]]:
+    """`n` recombined training pairs (`hartflow.data.recombine`): typed spans of the training
+    graphs substituted by others of their type, nested up to `max_depth` deep."""
+    from hartflow.data.recombine import recombine
+    from hartflow.zeroshot.lexicon import induce_lexicon
+
+    anchors = induce_lexicon(train)
+    graphs = [g for g in (parse_graph(c, o, anchors) for c, o in train) if g is not None]
+    made = recombine(graphs, n=n, max_depth=max_depth, anchors=anchors, seed=seed)
+    return [(tuple(s.split()), tuple(f.split())) for s, f in made]
+
+
 @dataclass
 class StructureVocab:
     """Input words, output tokens (predicates, constants, translations) and edge roles."""
@@ -65,15 +80,17 @@ class StructureVocab:
     words: list[str]
     tokens: list[str]
     roles: list[str]  # role paths joined by " . "
+    slots: list[str] = field(default_factory=list)  # slot keys (`slot_name`); [] = pointers
 
     def __post_init__(self) -> None:
         self.word_id = {w: i for i, w in enumerate(self.words)}
         self.token_id = {t: i for i, t in enumerate(self.tokens)}
         self.role_id = {r: i for i, r in enumerate(self.roles)}
+        self.slot_id = {k: i for i, k in enumerate(self.slots)}
 
     @classmethod
     def build(cls, pairs: Sequence[tuple[Tokens, Tokens]], graphs: Sequence[Graph],
-              lexicon: dict[str, str]) -> StructureVocab:  # fmt: skip
+              lexicon: dict[str, str], *, slots: bool = False) -> StructureVocab:  # fmt: skip
         # first-occurrence order, never alphabetical: a renamed data set gets the same ids, so
         # training and answers are the same up to the renaming
         words = list(dict.fromkeys(w for c, _ in pairs for w in c))
@@ -84,7 +101,13 @@ class StructureVocab:
                 tokens.update(dict.fromkeys(t for t in (n.pred, n.constant) if t is not None))
             roles.update(dict.fromkeys(" . ".join(e.role) for e in g.edges))
         tokens.update(dict.fromkeys(lexicon[w] for w in words if w in lexicon))
-        return cls([*RESERVED, *words], [*RESERVED, *tokens], list(roles))
+        keys: dict[str, None] = {}
+        if slots:
+            for g in graphs:
+                for node in graph_slots(g):
+                    keys.update(dict.fromkeys(slot_name("out", k) for k in node.out))
+                    keys.update(dict.fromkeys(slot_name("in", k) for k in node.inc))
+        return cls([*RESERVED, *words], [*RESERVED, *tokens], list(roles), list(keys))
 
     def word(self, w: str) -> int:
         return self.word_id.get(w, UNK)
@@ -93,22 +116,26 @@ class StructureVocab:
         return NONE if t is None else self.token_id.get(t, UNK)
 
     def to_json(self) -> dict:
-        return {"words": self.words, "tokens": self.tokens, "roles": self.roles}
+        return {"words": self.words, "tokens": self.tokens, "roles": self.roles,
+                "slots": self.slots}  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: dict) -> StructureVocab:
-        return cls(list(obj["words"]), list(obj["tokens"]), list(obj["roles"]))
+        return cls(list(obj["words"]), list(obj["tokens"]), list(obj["roles"]),
+                   list(obj.get("slots", [])))  # fmt: skip
 
 
 @dataclass
 class GraphArrays:
-    """A graph as per-position ids: pred, kind, const (L,) and edges (L, R), -1 = no edge."""
+    """A graph as per-position ids: pred, kind, const (L,), edges (L, R) (-1 = no edge) and
+    slot counts (L, K) (K = the vocabulary's slot keys; 0 columns without slots)."""
 
     pred: torch.Tensor
     kind: torch.Tensor
     const: torch.Tensor
     edges: torch.Tensor
     edges_known: bool = True  # False for a lambda form (edges to variables, not positions)
+    slots: torch.Tensor | None = None
 
 
 def graph_arrays(graph: Graph, vocab: StructureVocab, *, strict: bool = True) -> GraphArrays:
@@ -137,7 +164,15 @@ def graph_arrays(graph: Graph, vocab: StructureVocab, *, strict: bool = True) ->
                 "predicts one target per head and role"
             )
         edges[e.head, r] = e.target
-    return GraphArrays(pred, kind, const, edges, known)
+    slots = torch.zeros((n, len(vocab.slots)), dtype=torch.long)
+    if vocab.slots:
+        for i, node in enumerate(graph_slots(graph)):
+            for direction, counts in (("out", node.out), ("in", node.inc)):
+                for key, c in counts.items():
+                    j = vocab.slot_id.get(slot_name(direction, key))
+                    if j is not None:  # a slot never seen in training cannot be predicted
+                        slots[i, j] = c
+    return GraphArrays(pred, kind, const, edges, known, slots)
 
 
 @dataclass
@@ -189,7 +224,10 @@ def _corrupt(hyp: GraphArrays, n: int, g: torch.Generator) -> GraphArrays:
         pred, const, kinds = pred.clone(), hyp.const.clone(), hyp.kind.clone()
         pred[cut:], const[cut:], kinds[cut:], edges[cut:] = NONE, NONE, 0, -1
         edges[edges >= cut] = -1
-        return GraphArrays(pred, kinds, const, edges, hyp.edges_known)
+        slots = None if hyp.slots is None else hyp.slots.clone()
+        if slots is not None:
+            slots[cut:] = 0
+        return GraphArrays(pred, kinds, const, edges, hyp.edges_known, slots)
     present = (edges >= 0).nonzero()
     if kind < 2 and len(present):
         i, r = present[int(torch.randint(len(present), (1,), generator=g))].tolist()
@@ -197,13 +235,20 @@ def _corrupt(hyp: GraphArrays, n: int, g: torch.Generator) -> GraphArrays:
     elif n > 1:
         a, b = torch.randperm(n, generator=g)[:2].tolist()
         pred[a], pred[b] = pred[b].clone(), pred[a].clone()
-    return GraphArrays(pred, hyp.kind, hyp.const, edges, hyp.edges_known)
+    slots = hyp.slots
+    if slots is not None and slots.shape[1] and kind < 3:  # a slot count off by one
+        slots = slots.clone()
+        i = int(torch.randint(n, (1,), generator=g))
+        j = int(torch.randint(slots.shape[1], (1,), generator=g))
+        slots[i, j] = (slots[i, j] + 1) % 2 if slots[i, j] < 2 else slots[i, j] - 1
+    return GraphArrays(pred, hyp.kind, hyp.const, edges, hyp.edges_known, slots)
 
 
 def collate(
     items: Sequence[StructureItem],
     n_roles: int,
     *,
+    n_slots: int = 0,
     corruption: float = 0.0,
     word_dropout: float = 0.0,
     generator: torch.Generator | None = None,
@@ -225,6 +270,8 @@ def collate(
         "hyp_edges": torch.full((B, L, R), -1, dtype=torch.long),
         "hyp_weight": torch.zeros(B),
     }
+    if n_slots:
+        batch["hyp_slots"] = torch.full((B, L, n_slots), -1, dtype=torch.long)
     has_labels = all(it.labels is not None for it in items)
     labels = None
     if has_labels:
@@ -234,6 +281,8 @@ def collate(
             "const": torch.full((B, L), IGNORE, dtype=torch.long),
             "edges": torch.full((B, L, R), IGNORE, dtype=torch.long),
         }
+        if n_slots:
+            labels["slots"] = torch.full((B, L, n_slots), IGNORE, dtype=torch.long)
     for b, it in enumerate(items):
         n = len(it.words)
         words = it.words
@@ -256,6 +305,8 @@ def collate(
             batch["hyp_kind"][b, :n] = hyp.kind
             batch["hyp_edges"][b, :n] = hyp.edges
             batch["hyp_weight"][b] = weight
+            if n_slots and hyp.slots is not None:
+                batch["hyp_slots"][b, :n] = hyp.slots
         if labels is not None:
             y = it.labels
             labels["pred"][b, :n] = y.pred
@@ -263,6 +314,8 @@ def collate(
             labels["const"][b, :n] = y.const
             if y.edges_known:
                 labels["edges"][b, :n] = torch.where(y.edges >= 0, y.edges, L)
+                if n_slots:
+                    labels["slots"][b, :n] = y.slots
     return batch, labels
 
 
@@ -271,8 +324,10 @@ def decode_graph(
     decided: dict[str, torch.Tensor],
     vocab: StructureVocab,
 ) -> Graph:
-    """The graph of one row of argmax decisions (`reasoner.structure.decisions`, row-sliced and
-    cut to the sentence's length)."""
+    """The graph of one row of decisions (`reasoner.structure.decisions`, row-sliced and cut to
+    the sentence's length). With slots, the edges are decoded from the slot distributions
+    (`hartflow.data.slots.decode_scored`); edges that would leave a node without a predicate
+    are not placed, so the graph always renders."""
     n = len(words)
 
     def tok(i: int) -> str | None:
@@ -286,10 +341,20 @@ def decode_graph(
                  tok(int(decided["const"][i])))
         )  # fmt: skip
     edges = []
-    for i in range(n):
-        for r, target in enumerate(decided["edges"][i].tolist()):
-            if target < n:  # the batch's padded length (or more) means "no edge"
-                edges.append(Edge(i, tuple(vocab.roles[r].split(" . ")), target))
+    if "slot_logp" in decided:
+        logp = decided["slot_logp"][:n].clone()
+        for i, node in enumerate(nodes):  # no outgoing slot on a node without a predicate
+            if node.pred is None:
+                for j, name in enumerate(vocab.slots):
+                    if parse_slot_name(name)[0] == "out":
+                        logp[i, j, 1:] = float("-inf")
+                        logp[i, j, 0] = 0.0
+        edges = decode_scored(vocab.slots, logp)
+    else:
+        for i in range(n):
+            for r, target in enumerate(decided["edges"][i].tolist()):
+                if target < n:  # the batch's padded length (or more) means "no edge"
+                    edges.append(Edge(i, tuple(vocab.roles[r].split(" . ")), target))
     return Graph(tuple(words), tuple(nodes), tuple(edges))
 
 

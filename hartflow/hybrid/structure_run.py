@@ -62,6 +62,7 @@ def structure_config(cfg, vocab: StructureVocab, *, max_len: int) -> StructureCo
         vocab_words=len(vocab.words),
         vocab_tokens=len(vocab.tokens),
         n_roles=max(1, len(vocab.roles)),
+        n_slots=len(vocab.slots),
         evidence=cfg.mode == "hybrid",
         dim=cfg.dim,
         n_heads=cfg.n_heads,
@@ -96,7 +97,8 @@ class StructureTrainer(Trainer):
         self.order = ConjunctOrder.induce(g for g in graphs if g is not None)
         hybrid = cfg.mode == "hybrid"
         self.translations = read_translations(train, d=cfg.hrr_d, seed=cfg.seed) if hybrid else {}
-        self.vocab = StructureVocab.build(train, [g for g in graphs if g], self.translations)
+        self.vocab = StructureVocab.build(train, [g for g in graphs if g], self.translations,
+                                          slots=cfg.edge_output == "slots")  # fmt: skip
         longest = max(len(c) for c, _ in [*train, *self.data.test])
         self.model_cfg = structure_config(cfg, self.vocab, max_len=max(512, 2 * longest))
         self.model = build_structure_model(self.model_cfg, cfg.seed)
@@ -104,6 +106,11 @@ class StructureTrainer(Trainer):
         if hyps is not None and self.skipped:
             keep = set(map(tuple, train))
             hyps = [h for p, h in zip(self.data.train, hyps, strict=True) if tuple(p) in keep]
+        self.n_original = len(train)
+        if self.data.augmented:  # recombined pairs: more of the same local decisions
+            train = [*train, *self.data.augmented]
+            if hyps is not None:
+                hyps = [*hyps, *(self.data.augmented_hyps or [[]] * len(self.data.augmented))]
         self.items: list[StructureItem] = [
             make_item(c, self.vocab, translations=self.translations, anchors=self.anchors,
                       hypothesis=best_hypothesis(hyps[i]) if hyps else None, answer=o)
@@ -112,7 +119,8 @@ class StructureTrainer(Trainer):
 
     def make_batch(self, rows: list[int], g: torch.Generator):
         return collate(
-            [self.items[i] for i in rows], self.model_cfg.n_roles, corruption=self.cfg.corruption,
+            [self.items[i] for i in rows], self.model_cfg.n_roles, n_slots=self.model_cfg.n_slots,
+            corruption=self.cfg.corruption,
             word_dropout=self.cfg.word_dropout, generator=g,
         )  # fmt: skip
 
@@ -171,7 +179,7 @@ def answer_rows(
     confidence = [0.0] * len(items)
     for lo in range(0, len(by_len), batch_size):
         idx = by_len[lo : lo + batch_size]
-        batch, _ = collate([items[i] for i in idx], model.cfg.n_roles)
+        batch, _ = collate([items[i] for i in idx], model.cfg.n_roles, n_slots=model.cfg.n_slots)
         decided, _ = refine_structure(model, {k: v.to(device) for k, v in batch.items()})
         decided = {k: v.cpu() for k, v in decided.items()}
         p_halt = decided.pop("p_halt")
@@ -252,7 +260,7 @@ def structure_trace(
     item = make_item(command, vocab, translations=config.get("translations", {}),
                      anchors=config.get("anchors"), hypothesis=best_hypothesis(hyps),
                      answer=None)  # fmt: skip
-    batch, _ = collate([item], model.cfg.n_roles)
+    batch, _ = collate([item], model.cfg.n_roles, n_slots=model.cfg.n_slots)
     decided, rows = refine_structure(model, batch, trace=True)
     steps = []
     for r in rows:

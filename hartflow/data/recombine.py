@@ -1,0 +1,214 @@
+"""New training pairs by recombining training pairs: typed span substitution over their graphs.
+
+Every node of a training graph has a **span**: the node, every node it reaches by edges, and the
+words between them; when the span's first node is not the node itself (a clause whose subject
+precedes its verb), the function words before that first node belong to the span too (`that`
+before an embedded clause). A span is **substitutable** when it is contiguous (every node inside
+belongs to it) and closed (the only edges between inside and outside enter its root). Its
+**type** is induced from the graph alone, never named: the root's node signature (has a
+predicate, unary conjunct, definite marker, constant) and the span's first word when that word
+is not the root (so `that`-clauses are one type, and a noun phrase with or without modifiers is
+another). Replacing a span by another span of its type from any training pair gives a new
+sentence and graph: positions re-indexed, the edges that entered the old root now enter the new
+one, and the form rendered by the codec with the conjunct order induced from training.
+
+`recombine` samples pairs uniformly over depth (1..max_depth successive substitutions, each one
+inside the span the previous one inserted, so modifiers and clauses nest deeper) and over the
+places a type occurs (recipient span, then donor span of its type, uniformly). Every returned
+pair round-trips through the codec (`to_graph(parse_form(form), words)` gives the same graph).
+Only training pairs are read.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from hartflow.data.logical_form import (
+    ConjunctOrder,
+    Edge,
+    Graph,
+    Node,
+    parse_form,
+    render_form,
+    to_form,
+    to_graph,
+)
+from hartflow.errors import DataError
+
+__all__ = ["Span", "recombine", "spans", "substitute"]
+
+
+@dataclass(frozen=True)
+class Span:
+    """Positions lo..hi (inclusive) of a graph, rooted at `root`, with its induced `type`."""
+
+    lo: int
+    hi: int
+    root: int
+    type: tuple
+
+
+def _is_node(graph: Graph, i: int, touched: set[int]) -> bool:
+    return graph.nodes[i] != Node() or i in touched
+
+
+def spans(graph: Graph) -> list[Span]:
+    """The substitutable spans of a graph (see the module docstring); none for lambda forms.
+    A span without incoming edges (the whole sentence's root) is left out."""
+    if graph.lambdas:
+        return []
+    n = len(graph.words)
+    touched = {e.head for e in graph.edges} | {e.target for e in graph.edges}
+    is_node = [_is_node(graph, i, touched) for i in range(n)]
+    out: dict[int, list[int]] = defaultdict(list)
+    has_in = set()
+    for e in graph.edges:
+        out[e.head].append(e.target)
+        has_in.add(e.target)
+    found = []
+    for v in range(n):
+        if not is_node[v] or v not in has_in:
+            continue
+        inside, todo = {v}, [v]
+        while todo:
+            for t in out[todo.pop()]:
+                if t not in inside:
+                    inside.add(t)
+                    todo.append(t)
+        closed = all(
+            (e.head in inside) == (e.target in inside) or (e.target == v and e.head not in inside)
+            for e in graph.edges
+        )
+        first, hi = min(inside), max(inside)
+        if not closed or any(is_node[i] and i not in inside for i in range(first, hi + 1)):
+            continue
+        lo = first
+        if first != v:  # the function words before a span's first node belong to the span
+            while lo > 0 and not is_node[lo - 1]:
+                lo -= 1
+        node = graph.nodes[v]
+        signature = (node.pred is not None, node.unary, node.definite, node.constant is not None)
+        found.append(Span(lo, hi, v, (signature, graph.words[lo] if lo != v else None)))
+    return found
+
+
+def substitute(recipient: Graph, at: Span, donor: Graph, by: Span) -> Graph:
+    """`recipient` with the span `at` replaced by the span `by` of `donor` (same type)."""
+    delta = (by.hi - by.lo) - (at.hi - at.lo)
+
+    def rmap(p: int) -> int:
+        return p if p < at.lo else p + delta
+
+    def dmap(q: int) -> int:
+        return at.lo + (q - by.lo)
+
+    words = (*recipient.words[: at.lo], *donor.words[by.lo : by.hi + 1],
+             *recipient.words[at.hi + 1 :])  # fmt: skip
+    nodes = (*recipient.nodes[: at.lo], *donor.nodes[by.lo : by.hi + 1],
+             *recipient.nodes[at.hi + 1 : len(recipient.words)])  # fmt: skip
+    inside = range(at.lo, at.hi + 1)
+    edges = []
+    for e in recipient.edges:
+        if e.head in inside and e.target in inside:
+            continue
+        target = dmap(by.root) if e.target == at.root else rmap(e.target)
+        edges.append(Edge(rmap(e.head), e.role, target))
+    d_inside = range(by.lo, by.hi + 1)
+    edges += [Edge(dmap(e.head), e.role, dmap(e.target)) for e in donor.edges
+              if e.head in d_inside and e.target in d_inside]  # fmt: skip
+    return Graph(tuple(words), tuple(nodes), tuple(edges))
+
+
+def _round_trips(graph: Graph, form: str, anchors: Mapping[str, str] | None) -> bool:
+    try:
+        back = to_graph(parse_form(form), graph.words, anchors=anchors)
+    except DataError:
+        return False
+    return back.nodes == graph.nodes and sorted(back.edges, key=_key) == sorted(
+        graph.edges, key=_key
+    )
+
+
+def _key(e: Edge) -> tuple:
+    return (e.head, e.role, e.target)
+
+
+def recombine(
+    graphs: Sequence[Graph],
+    *,
+    n: int,
+    max_depth: int = 4,
+    order: ConjunctOrder | None = None,
+    anchors: Mapping[str, str] | None = None,
+    max_len: int | None = None,
+    seed: int = 0,
+) -> list[tuple[str, str]]:
+    """`n` new (sentence, logical form) pairs from training graphs by typed span substitution.
+
+    Args:
+        graphs: the training pairs' graphs (`to_graph`), their edges in string order.
+        n: how many pairs to make (fewer if the graphs hold no substitutable span).
+        max_depth: substitutions per pair, drawn uniformly from 1..max_depth; each after the
+            first replaces a span inside the one inserted before it.
+        order: the conjunct order for rendering (default: induced from `graphs`).
+        anchors: word -> constant ties for the round-trip check (as for `to_graph`).
+        max_len: longest sentence made (default: twice the longest training sentence).
+        seed: the sampler's seed.
+
+    Returns:
+        (sentence, form) pairs, each round-tripping through the codec, none a training pair.
+    """
+    if max_depth < 1:
+        raise ValueError(f"max_depth must be >= 1, got {max_depth}")
+    rng = random.Random(seed)
+    order = ConjunctOrder.induce(graphs) if order is None else order
+    graphs = [g for g in graphs if not g.lambdas]
+    places = [spans(g) for g in graphs]
+    # donors by type, then by how many spans nest inside them: a donor is drawn uniformly over
+    # those levels first, so structure-bearing spans are as likely as the many bare ones
+    pool: dict[tuple, dict[int, list[tuple[int, Span]]]] = defaultdict(lambda: defaultdict(list))
+    for gi, found in enumerate(places):
+        for s in found:
+            level = sum(t.lo >= s.lo and t.hi <= s.hi and t != s for t in found)
+            pool[s.type][level].append((gi, s))
+    types = sorted(pool, key=repr)
+    if not types:
+        return []
+    max_len = max_len or 2 * max(len(g.words) for g in graphs)
+    seen = {g.words for g in graphs}
+    made: list[tuple[str, str]] = []
+    for _ in range(20 * n):
+        if len(made) >= n:
+            break
+        depth = rng.randint(1, max_depth)
+        # a place: a type uniformly, then one of its occurrences (any level) uniformly
+        places_of = [p for level in pool[rng.choice(types)].values() for p in level]
+        gi, at = rng.choice(places_of)
+        graph, region = graphs[gi], None
+        for step in range(depth):
+            if step:
+                options = [s for s in spans(graph) if s.type in pool and region[0] <= s.lo
+                           and s.hi <= region[1] and (s.lo, s.hi) != region]  # fmt: skip
+                if not options:
+                    break
+                at = rng.choice(options)
+            levels = pool[at.type]
+            di, by = rng.choice(levels[rng.choice(sorted(levels))])
+            new = substitute(graph, at, graphs[di], by)
+            if len(new.words) > max_len:
+                break
+            graph, region = new, (at.lo, at.lo + by.hi - by.lo)
+        if graph.words in seen:
+            continue
+        try:
+            form = render_form(to_form(graph, order))
+        except ValueError:
+            continue
+        if not _round_trips(graph, form, anchors):
+            continue
+        seen.add(graph.words)
+        made.append((" ".join(graph.words), form))
+    return made

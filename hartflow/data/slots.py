@@ -1,0 +1,215 @@
+"""Local slots of a graph over positions, and the constrained decoder that rebuilds its edges.
+
+A node's **slots** say which edges it takes part in without saying where the other end is: per
+role, how many outgoing edges go to targets on its left and on its right (`out`), and how many
+incoming edges arrive from heads on its left and on its right (`inc`). Slots are local decisions:
+a noun that is a subject and carries a PP has an incoming agent slot from the right and an
+outgoing PP slot to the right, each seen in training even where the combination is new, and the
+same slots recur at any depth of recursion.
+
+`decode_edges` turns slots back into edges by a constrained search: every edge joins a free
+outgoing slot `(role, side)` of its head to a free incoming slot `(role, -side)` of its target;
+among the joinable pairs the shortest attachment that crosses no edge already placed is taken
+first (crossing edges only where no non-crossing one is left), until no slot pair can be joined.
+Given a graph's own slots it rebuilds the graph's edges (tested on every training graph).
+
+Only the graph structure is read here (positions, roles as opaque tuples): no vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from hartflow.data.logical_form import Edge, Graph
+
+__all__ = [
+    "NodeSlots",
+    "SlotKey",
+    "decode_edges",
+    "decode_scored",
+    "graph_slots",
+    "parse_slot_name",
+    "same_edges",
+    "side",
+    "slot_name",
+    "to_digraph",
+]
+
+SlotKey = tuple[tuple[str, ...], int]  # (role, side): side -1 = left of the node, +1 = right
+
+
+def side(frm: int, to: int) -> int:
+    """-1 where `to` lies left of `frm`, else +1."""
+    return -1 if to < frm else 1
+
+
+@dataclass
+class NodeSlots:
+    """One node's slots: outgoing and incoming edge counts per (role, side of the other end)."""
+
+    out: Counter = field(default_factory=Counter)
+    inc: Counter = field(default_factory=Counter)
+
+    def key(self) -> tuple:
+        """A hashable summary (the node's configuration)."""
+        return (tuple(sorted(self.out.items())), tuple(sorted(self.inc.items())))
+
+
+def graph_slots(graph: Graph) -> list[NodeSlots]:
+    """The slots of every word position of `graph` (edges to lambda variables are left out)."""
+    n = len(graph.words)
+    slots = [NodeSlots() for _ in range(n)]
+    for e in graph.edges:
+        if e.head >= n or e.target >= n:
+            continue
+        slots[e.head].out[(e.role, side(e.head, e.target))] += 1
+        slots[e.target].inc[(e.role, side(e.target, e.head))] += 1
+    return slots
+
+
+def _crosses(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    lo1, hi1 = sorted(a)
+    lo2, hi2 = sorted(b)
+    return lo1 < lo2 < hi1 < hi2 or lo2 < lo1 < hi2 < hi1
+
+
+def decode_edges(
+    slots: Sequence[NodeSlots], *, allow_crossing: bool = True
+) -> tuple[list[Edge], int]:
+    """Edges that fill the slots: shortest non-crossing attachments first.
+
+    Args:
+        slots: per position its wanted slots (not modified).
+        allow_crossing: once no non-crossing pair is left, join crossing ones (shortest first).
+
+    Returns:
+        (edges in the order placed, the number of slots left unfilled, outgoing and incoming).
+    """
+    placed, free_out, free_in = _fill(slots, allow_crossing)
+    return placed, sum(c for f in (*free_out, *free_in) for c in f.values() if c > 0)
+
+
+def _fill(
+    slots: Sequence[NodeSlots], allow_crossing: bool
+) -> tuple[list[Edge], list[Counter], list[Counter]]:
+    n = len(slots)
+    free_out = [Counter(s.out) for s in slots]
+    free_in = [Counter(s.inc) for s in slots]
+    placed: list[Edge] = []
+    spans: list[tuple[int, int]] = []
+    while True:
+        best = None  # (crossing, distance, head, target, role)
+        for h in range(n):
+            for (role, sd), count in free_out[h].items():
+                if count <= 0:
+                    continue
+                targets = range(h - 1, -1, -1) if sd < 0 else range(h + 1, n)
+                for t in targets:
+                    if free_in[t][(role, -sd)] <= 0 or any(
+                        e.head == h and e.target == t and e.role == role for e in placed
+                    ):
+                        continue
+                    crossing = any(_crosses((h, t), s) for s in spans)
+                    cand = (crossing, abs(t - h), h, t, role)
+                    if best is None or cand[:4] < best[:4]:
+                        best = cand
+                    if not crossing:
+                        break  # farther targets on this side are longer
+        if best is None or (best[0] and not allow_crossing):
+            break
+        _, _, h, t, role = best
+        sd = side(h, t)
+        free_out[h][(role, sd)] -= 1
+        free_in[t][(role, -sd)] -= 1
+        placed.append(Edge(h, role, t))
+        spans.append((h, t))
+    return placed, free_out, free_in
+
+
+def slot_name(direction: str, key: SlotKey) -> str:
+    """A slot key as one string: `out|agent|-1` (direction, role path joined by ' . ', side)."""
+    return f"{direction}|{' . '.join(key[0])}|{key[1]}"
+
+
+def parse_slot_name(name: str) -> tuple[str, SlotKey]:
+    direction, role, sd = name.split("|")
+    return direction, (tuple(role.split(" . ")), int(sd))
+
+
+def decode_scored(names: Sequence[str], logp, *, max_repairs: int | None = None) -> list[Edge]:
+    """Edges from predicted slot distributions: the argmax counts, decoded; while slots are left
+    unfilled, the cheapest repair (in lost log-probability) is applied and the slots decoded
+    again: drop an unfilled slot (one count less), or give a node on the slot's side a matching
+    partner slot (one count more). So a consistent set of slots close to the most probable one
+    is decoded.
+
+    Args:
+        names: the slot keys (`slot_name`), one per column of `logp`.
+        logp: (n, K, C) log-probabilities of each position's count per slot key (nested lists
+            or a tensor).
+
+    Returns:
+        the edges of the repaired slots.
+    """
+    logp = [[list(map(float, row)) for row in pos] for pos in logp]
+    n, C = len(logp), len(logp[0][0]) if logp and logp[0] else 0
+    keys = [parse_slot_name(x) for x in names]
+    index = {k: j for j, k in enumerate(keys)}
+    counts = [[max(range(C), key=lambda c, r=row: r[c]) for row in pos] for pos in logp]
+    edges: list[Edge] = []
+    for _ in range(2 * n + 1 if max_repairs is None else max_repairs + 1):
+        slots = [NodeSlots() for _ in range(n)]
+        for i in range(n):
+            for j, c in enumerate(counts[i]):
+                if c:
+                    direction, key = keys[j]
+                    (slots[i].out if direction == "out" else slots[i].inc)[key] += c
+        edges, free_out, free_in = _fill(slots, True)
+        options = []  # (lost log-probability, distance, position, column, change)
+        for i in range(n):
+            for direction, free in (("out", free_out[i]), ("in", free_in[i])):
+                for (role, sd), left in free.items():
+                    if left <= 0:
+                        continue
+                    j = index[(direction, (role, sd))]
+                    c = counts[i][j]
+                    options.append((logp[i][j][c] - logp[i][j][c - 1], 0, i, j, -1))
+                    other = index.get(("in" if direction == "out" else "out", (role, -sd)))
+                    if other is None:
+                        continue
+                    for t in range(i - 1, -1, -1) if sd < 0 else range(i + 1, n):
+                        cp = counts[t][other]
+                        if cp + 1 < C:
+                            lost = logp[t][other][cp] - logp[t][other][cp + 1]
+                            options.append((lost, abs(t - i), t, other, 1))
+        if not options:
+            break
+        _, _, i, j, change = min(options)
+        counts[i][j] += change
+    return edges
+
+
+def same_edges(a: Iterable[Edge], b: Iterable[Edge]) -> bool:
+    """Whether two edge lists hold the same edges (order aside)."""
+    return Counter(a) == Counter(b)
+
+
+def to_digraph(graph: Graph):
+    """The graph as a `networkx.DiGraph`: nodes are positions (attributes `word`, `pred`,
+    `unary`, `definite`, `constant`), edges carry `role` (the role path joined by ' . ')."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    for i, node in enumerate(graph.nodes):
+        word = graph.words[i] if i < len(graph.words) else None
+        g.add_node(i, word=word, pred=node.pred, unary=node.unary, definite=node.definite,
+                   constant=node.constant)  # fmt: skip
+    for e in graph.edges:  # two roles between one pair of nodes: both kept, in `roles`
+        role = " . ".join(e.role)
+        if g.has_edge(e.head, e.target):
+            g.edges[e.head, e.target]["roles"].append(role)
+        else:
+            g.add_edge(e.head, e.target, role=role, roles=[role])
+    return g
