@@ -15,6 +15,7 @@ With `act_continue`, a second no-grad inner step on the new carry gives the boot
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -108,7 +109,12 @@ class ACTModel(nn.Module):
         )
 
     def forward(
-        self, carry: ACTCarry, batch: Batch, *, generator: torch.Generator | None = None
+        self,
+        carry: ACTCarry,
+        batch: Batch,
+        *,
+        generator: torch.Generator | None = None,
+        inner: Callable | None = None,
     ) -> tuple[ACTCarry, ACTOutput]:
         """One supervision step.
 
@@ -116,14 +122,17 @@ class ACTModel(nn.Module):
             generator: drives the exploration draws (training only); None = the model's own
                 generator, seeded 0 at first use (never torch's global RNG). Pass one, and
                 checkpoint its state, for exactly resumable runs.
+            inner: what to call for `self.inner` (e.g. a `torch.compile`d copy of it, so the
+                recursion compiles while the halting draws stay eager); None = `self.inner`.
         """
+        inner = self.inner if inner is None else inner
         _check_batch(carry, batch)
         halted = carry.halted
         state = self.reset_state(carry.state, halted)
         steps = torch.where(halted, 0, carry.steps)
         data = {k: torch.where(_rows(halted, v), batch[k], v) for k, v in carry.data.items()}
 
-        state, logits, q_halt, q_continue = self.inner(state, data)
+        state, logits, q_halt, q_continue = inner(state, data)
 
         target = None
         with torch.no_grad():
@@ -135,7 +144,7 @@ class ACTModel(nn.Module):
                 new_halted = new_halted | stop
                 new_halted = new_halted & (steps >= self._min_steps(steps, generator))
                 if self.act_continue:
-                    _, _, next_halt, next_continue = self.inner(state, data)
+                    _, _, next_halt, next_continue = inner(state, data)
                     best = torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue))
                     target = torch.sigmoid(best)
         carry = ACTCarry(state=state, steps=steps, halted=new_halted, data=data)

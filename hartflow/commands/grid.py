@@ -162,6 +162,12 @@ def grid_train(
         int | None,
         typer.Option("--validation-groups", min=0, help="Train groups held out to select on."),
     ] = None,
+    compile: Annotated[
+        bool | None,
+        typer.Option(
+            "--compile/--no-compile", help="torch.compile the train step (default: config, off)."
+        ),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Train TRM or HRM with deep supervision, EMA and checkpoints (torchrun for several GPUs).
@@ -171,13 +177,14 @@ def grid_train(
       torchrun --nproc-per-node 4 -m cli grid train --arch trm-att --preset arc \\
           --data data/arc1 --out runs/arc1
       hartflow grid train --arch hrm --config run.json --data data/s4 --out runs/s4 --minutes 10
+      hartflow grid train --arch trm-mlp --preset sudoku --data data/s9 --out runs/s9 --compile
     """
     from hartflow.grid.train_config import resolve_config
     from hartflow.grid.training import train
 
     cfg = resolve_config(arch=arch, preset=preset, config=config, data=data, out=out,
                          minutes=minutes, max_steps=max_steps, seed=seed, device=device,
-                         validation_groups=validation_groups)  # fmt: skip
+                         validation_groups=validation_groups, compile=compile)  # fmt: skip
     bar, update = _train_progress(quiet)
     if bar is None:
         result = train(cfg, resume=resume)

@@ -64,7 +64,7 @@ class TrainConfig:
     # hardware
     device: str = "auto"  # auto | cpu | cuda
     bf16: bool = True  # bf16 compute on CUDA, as the reference: weights cast at each use (not CPU)
-    compile: bool = False  # torch.compile the model
+    compile: bool = False  # torch.compile the train step (hartflow/grid/compiled.py)
     log_every: int = 10  # steps between log.jsonl lines
     plot: bool = True  # draw curves.png (matplotlib; a few seconds per drawing)
     keep_checkpoints: int = 2  # most recent kept (plus the best on validation)

@@ -15,6 +15,7 @@ too, for the record, but never used to choose.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import shutil
@@ -45,6 +46,7 @@ from hartflow.distributed import (
     teardown,
 )
 from hartflow.errors import HartFlowError
+from hartflow.grid.compiled import StepFunctions
 from hartflow.grid.evaluate import autocast_for, evaluate
 from hartflow.grid.loader import GridData, load_grid_data, train_batches
 from hartflow.grid.models import (
@@ -114,6 +116,7 @@ def _same_recipe(saved: dict[str, Any], cfg: TrainConfig) -> None:
         "keep_checkpoints",
         "device",
         "plot",
+        "compile",  # the same arithmetic up to float rounding
     }
     now = cfg.to_dict()
     diff = sorted(k for k in now if k not in free and saved.get(k) != now[k])
@@ -149,7 +152,14 @@ class _Run:
                 puzzle, lr=cfg.puzzle_emb_lr, weight_decay=cfg.puzzle_emb_weight_decay
             )
         self.ema = EMA(self.model, decay=cfg.ema_rate) if cfg.ema else None
-        self.forward = torch.compile(self.model) if cfg.compile else self.model
+        from reasoner.losses import act_loss
+
+        self.steps = StepFunctions(
+            self.model,
+            functools.partial(act_loss, loss=cfg.loss, q_continue=cfg.q_continue),
+            enabled=cfg.compile,
+            compile_optimizer=ctx.device.type == "cuda",
+        )
         # exploration draws of the halting rule: one generator per rank, checkpointed
         self.explore = torch.Generator(device=ctx.device).manual_seed(cfg.seed * 1000 + ctx.rank)
         self.total_steps = max(1, _steps(cfg, data, cfg.epochs))
@@ -189,8 +199,6 @@ class _Run:
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """One supervision step = one optimiser step; returns the metric sums (len(METRICS),)."""
-        from reasoner.losses import act_loss
-
         cfg, ctx = self.cfg, self.ctx
         batch = {k: v.to(ctx.device, non_blocking=True) for k, v in batch.items()}
         if self.carry is None:
@@ -199,8 +207,10 @@ class _Run:
                 self.carry = restore_carry(self.carry, self.carry_tensors, ctx.device)
                 self.carry_tensors = None
         with autocast_for(ctx.device, cfg.bf16):
-            self.carry, out = self.forward(self.carry, batch, generator=self.explore)
-        loss, metrics = act_loss(out, self.carry, loss=cfg.loss, q_continue=cfg.q_continue)
+            self.carry, out = self.model(
+                self.carry, batch, generator=self.explore, inner=self.steps.inner
+            )
+        loss, metrics = self.steps.loss(out, self.carry)
         (loss / cfg.global_batch).backward()
         all_reduce_gradients(self.model, ctx)
         scale = self.lr_scale()
@@ -208,7 +218,7 @@ class _Run:
             base = cfg.lr if name == "dense" else cfg.puzzle_emb_lr
             for group in opt.param_groups:
                 group["lr"] = base * scale
-            opt.step()
+            self.steps.optimizer_step(opt)
             opt.zero_grad(set_to_none=True)
         if self.ema is not None:
             self.ema.update(self.model)
