@@ -133,6 +133,14 @@ def eval_(
             "--episodes", help="Score every NAME_train.txt/NAME_test.txt pair here, e.g. eps/."
         ),
     ] = None,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            "--predictions",
+            help="Write one TSV line per example (input, gold, answer, category, correct), "
+            "e.g. --predictions errors.tsv.",
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a reasoner on a split's test set (exact match), on your own files, or on a
     folder of few-shot episodes (each built from its own training pairs).
@@ -143,6 +151,7 @@ def eval_(
       hartflow eval --mode hrr --train train.txt --test test.txt
       hartflow eval --mode hybrid --checkpoint runs/jump --task scan --split addprim_jump
       hartflow eval --mode hrr --episodes episodes/ --json episodes.json
+      hartflow eval --mode hrr --task slog --split gen --data-dir ~/SLOG --predictions p.tsv
     """
     if episodes is not None:
         _eval_episodes(episodes, mode=mode, dim=dim, json_file=json_file)
@@ -152,17 +161,19 @@ def eval_(
         result = evaluate(
             task, split, mode=mode, data_dir=data_dir, train=train, test=test, d=dim,
             progress=lambda done, total: bar.update(job, completed=done, total=total),
-            checkpoint=checkpoint,
+            checkpoint=checkpoint, predictions=predictions,
         )  # fmt: skip
     if json_file is not None:
         write_json(json_file, result)
     table = Table(title=escape(f"{result['task']} {result['split']} ({result['mode']})"))
     unordered = "order_insensitive_match" in result  # the structure refiner's logical forms
-    for col in ("n", "exact match", *(["any order"] if unordered else []), "unanswerable",
-                "seconds"):  # fmt: skip
+    official = "official_match" in result  # SLOG: its official metric leads
+    for col in ("n", *(["official"] if official else []), "exact match",
+                *(["any order"] if unordered else []), "unanswerable", "seconds"):  # fmt: skip
         table.add_column(col, justify="right")
     table.add_row(
         f"{result['n']:,}",
+        *([f"{100 * result['official_match']:.2f} %"] if official else []),
         f"{100 * result['exact_match']:.2f} %",
         *([f"{100 * result['order_insensitive_match']:.2f} %"] if unordered else []),
         str(result["unanswerable"]),
@@ -172,13 +183,17 @@ def eval_(
     if "per_category" in result:
         cats = Table(title="per category")
         cats.add_column("category")
+        per_official = result.get("per_category_official")
+        if per_official:
+            cats.add_column("official", justify="right")
         cats.add_column("exact match", justify="right")
         any_order = result.get("per_category_order_insensitive")
         if any_order:
             cats.add_column("any order", justify="right")
         for name, acc in result["per_category"].items():
+            first = [f"{100 * per_official[name]:.1f} %"] if per_official else []
             extra = [f"{100 * any_order[name]:.1f} %"] if any_order else []
-            cats.add_row(escape(name), f"{100 * acc:.1f} %", *extra)
+            cats.add_row(escape(name), *first, f"{100 * acc:.1f} %", *extra)
         stdout.print(cats)
 
 
@@ -313,7 +328,10 @@ def train_(
     minutes: Annotated[
         float | None, typer.Option("--minutes", min=0.01, help="Wall-clock budget, e.g. 5.")
     ] = None,
-    steps: Annotated[int, typer.Option("--steps", min=1, help="Optimizer steps, e.g. 600.")] = 600,
+    steps: Annotated[
+        int | None,
+        typer.Option("--steps", min=1, help="Optimizer steps (default 600, or until --minutes)."),
+    ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the latest checkpoint in --out exactly.")
     ] = False,
@@ -323,15 +341,24 @@ def train_(
     max_halt_steps: Annotated[
         int, typer.Option("--sup-steps", min=1, help="Deep-supervision steps N_sup.")
     ] = 2,
-    dim: Annotated[int, typer.Option("--hidden", min=8, help="Hidden size, e.g. 64.")] = 64,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Global batch.")] = 16,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate, e.g. 3e-3.")] = 3e-3,
+    dim: Annotated[
+        int | None, typer.Option("--hidden", min=8, help="Hidden size (64; 128 for COGS/SLOG).")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="Global batch (16; 64 for COGS/SLOG).")
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option("--lr", help="Learning rate (3e-3; 1e-3 for COGS/SLOG).")
+    ] = None,
     max_train: Annotated[
         int | None, typer.Option("--max-train", min=1, help="Seeded subset of training pairs.")
     ] = None,
     seed: SeedOption = 0,
     threads: Annotated[int, typer.Option("--threads", min=1, help="torch threads.")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    tensorboard: Annotated[
+        Path | None, typer.Option("--tensorboard", help="Also write the log's scalars here.")
+    ] = None,
     refiner: Annotated[
         str,
         typer.Option(
@@ -347,40 +374,66 @@ def train_(
         float, typer.Option("--word-dropout", help="Structure refiner: <unk> rate in training.")
     ] = 0.1,
     corruption: Annotated[
-        float, typer.Option("--corruption", help="Rate of edited training hypotheses.")
-    ] = 0.15,
+        float | None,
+        typer.Option("--corruption", help="Edited training hypotheses (0.15; 0.4 COGS/SLOG)."),
+    ] = None,
+    augment: Annotated[
+        int | None,
+        typer.Option("--augment", min=0, help="Structure refiner: recombined training pairs "
+                     "(default half the training set; 0 = none)."),
+    ] = None,
+    edge_output: Annotated[
+        str, typer.Option("--edges", help="Structure refiner: slots (+ decoder) or pointer.")
+    ] = "slots",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="A training line that does not parse is an error.")
+    ] = False,
 ) -> None:
     """Train the recursive refiner on memory hypotheses (hybrid) or without them (trm).
 
     Writes checkpoints, log.jsonl and curve.png into --out. Data parallel under torchrun.
+    With --minutes and no --steps it trains for those minutes; on a graph-shaped task (COGS,
+    SLOG) the defaults are the benchmark's (hidden 128, batch 64, lr 1e-3, corruption 0.4).
 
     Examples:
       hartflow train --task scan --split addprim_jump --out runs/jump --minutes 5
       hartflow train --task scan --split addprim_jump --out runs/jump --resume
+      hartflow train --task scan --split addprim_jump --out runs/jump --tensorboard runs/tb
       hartflow train --task cogs --split gen --data-dir ~/COGS/data --out runs/cogs
       hartflow train --task slog --split gen --data-dir ~/SLOG/data/cogs_LF --out runs/slog
       hartflow train --train my/train.txt --test my/test.txt --mode trm --out runs/mine
     """
+    if tensorboard is not None:  # before any work: without the package, one line says why
+        from hartflow.tensorboard_writer import require_tensorboard
+
+        require_tensorboard()
     from hartflow.hybrid import TrainConfig
     from hartflow.hybrid import train as train_refiner
+    from hartflow.hybrid.training import with_defaults
 
-    cfg = TrainConfig(
+    given = {k: v for k, v in dict(dim=dim, batch_size=batch_size, lr=lr, max_steps=steps,
+                                   corruption=corruption).items() if v is not None}  # fmt: skip
+    cfg = with_defaults(TrainConfig(
         task=task, split=split, data_dir=None if data_dir is None else str(data_dir),
         train_file=None if train is None else str(train),
-        test_file=None if test is None else str(test), mode=mode, k=k, dim=dim,
+        test_file=None if test is None else str(test), mode=mode, k=k,
         n_cycles=n_cycles, n_latent_steps=n_latent_steps, max_halt_steps=max_halt_steps,
-        batch_size=batch_size, lr=lr, max_steps=steps, minutes=minutes, max_train=max_train,
-        seed=seed, refiner_kind=refiner, window=window, word_dropout=word_dropout,
-        corruption=corruption,
-    )  # fmt: skip
+        minutes=minutes, max_train=max_train, seed=seed, refiner_kind=refiner, window=window,
+        word_dropout=word_dropout, augment=augment, edge_output=edge_output, strict=strict,
+        **given,
+    ), set(given))  # fmt: skip
     with Progress(console=stderr, transient=True, disable=quiet) as bar:
-        job = bar.add_task(f"train {mode} {task or 'files'} {split or ''}", total=steps)
+        by_time = minutes is not None and steps is None  # the bar counts seconds then
+        total = 60 * minutes if by_time else cfg.max_steps
+        job = bar.add_task(f"train {mode} {task or 'files'} {split or ''}", total=total)
 
         def show(row: dict) -> None:
             text = f"loss {row['loss']:.3f} exact {100 * row['exact']:.1f} %"
-            bar.update(job, completed=row["step"], description=text)
+            done = row["seconds"] if by_time else row["step"]
+            bar.update(job, completed=done, description=text)
 
-        result = train_refiner(cfg, out=out, resume=resume, progress=show, threads=threads)
+        result = train_refiner(cfg, out=out, resume=resume, progress=show, threads=threads,
+                               tensorboard=tensorboard)  # fmt: skip
     table = Table(title=escape(f"trained {result['out']}"))
     for col in ("steps", "seconds", "parameters", "checkpoint"):
         table.add_column(col, justify="left" if col == "checkpoint" else "right")

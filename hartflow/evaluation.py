@@ -12,6 +12,7 @@ from typing import Any
 from hartflow.data import load_examples, tokens
 from hartflow.data.formats import read_examples
 from hartflow.errors import HartFlowError
+from hartflow.predictions import Prediction, official_scores, write_predictions
 from hartflow.zeroshot import ZeroShotReasoner
 
 MODES = ("hrr", "hybrid", "trm")  # hybrid/trm: a refiner trained by `hartflow train`
@@ -28,8 +29,13 @@ def evaluate(
     d: int = 1024,
     progress: Callable[[int, int], None] | None = None,
     checkpoint: str | Path | None = None,
+    predictions: str | Path | None = None,
 ) -> dict[str, Any]:
     """Exact-match accuracy of `mode` on a split (or on user files).
+
+    `predictions` names a TSV to write one line per example into (input, gold, answer,
+    category, correct). For SLOG the result adds its official metric (`official_match`,
+    `per_category_official`; `hartflow.data.slog_metric`).
 
     Returns:
         {"task", "split", "mode", "n", "exact_match", "seconds", "answered", "unanswerable",
@@ -43,7 +49,8 @@ def evaluate(
         from hartflow.hybrid.evaluation import evaluate_refiner
 
         return evaluate_refiner(checkpoint, task, split, data_dir=data_dir, train=train,
-                                test=test, mode=mode, progress=progress)  # fmt: skip
+                                test=test, mode=mode, progress=progress,
+                                predictions=predictions)  # fmt: skip
     start = time.perf_counter()
     parts = load_examples(task, split, data_dir=data_dir, train=train, test=test)
     reasoner = ZeroShotReasoner(d=d).fit(
@@ -51,6 +58,7 @@ def evaluate(
     )
     examples = parts["test"]
     correct, answered, per_cat, total_cat = 0, 0, Counter(), Counter()
+    rows: list[Prediction] = []
     chunk = 512
     for lo in range(0, len(examples), chunk):
         batch = examples[lo : lo + chunk]
@@ -59,6 +67,8 @@ def evaluate(
             hit = a.tokens is not None and list(a.tokens) == tokens(e.output)
             correct += hit
             answered += a.tokens is not None
+            answer = None if a.tokens is None else " ".join(a.tokens)
+            rows.append(Prediction(e.input, " ".join(tokens(e.output)), answer, e.category, hit))
             if e.category:
                 total_cat[e.category] += 1
                 per_cat[e.category] += hit
@@ -78,6 +88,11 @@ def evaluate(
     }
     if total_cat:
         result["per_category"] = {c: per_cat[c] / n for c, n in sorted(total_cat.items())}
+    if task == "slog":
+        result.update(official_scores(rows))
+    if predictions is not None:
+        write_predictions(predictions, rows)
+        result["predictions"] = str(predictions)
     return result
 
 

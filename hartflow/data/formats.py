@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hartflow.atomic import write_bytes
@@ -24,6 +24,8 @@ class Example:
     input: str
     output: str
     category: str = ""
+    line: int = field(default=0, compare=False)  # where it was read (0: not from a file)
+    path: str = field(default="", compare=False)
 
 
 def detect_format(path: str | Path, fmt: str | None = None) -> str:
@@ -86,7 +88,8 @@ def parse_tsv_line(line: str, *, path: str | Path = "<text>", lineno: int = 1) -
         )
     if not cols[1].strip():
         raise DataError("the output column is empty", path=path, line=lineno)
-    return Example(cols[0].strip(), cols[1].strip(), cols[2].strip() if len(cols) == 3 else "")
+    return Example(cols[0].strip(), cols[1].strip(), cols[2].strip() if len(cols) == 3 else "",
+                   lineno, str(path))  # fmt: skip
 
 
 def parse(text: str, fmt: str, *, path: str | Path = "<text>") -> list[Example]:

@@ -10,6 +10,13 @@ MODES = ("hybrid", "trm")
 REFINERS = ("auto", "sequence", "structure")  # auto: structure for position-indexed forms
 EDGE_OUTPUTS = ("slots", "pointer")  # structure refiner: slots + decoder, or role pointers
 OPTIMIZERS = ("adamw", "adam_atan2")
+# A graph-shaped task's defaults (the structure refiner): the benchmark's settings, so that
+# `hartflow train --task cogs --split gen --out RUN --minutes 30` trains the benchmark's model.
+STRUCTURE_DEFAULTS = dict(
+    dim=128, batch_size=64, lr=1e-3, warmup_steps=50, corruption=0.4, ckpt_every=500,
+    log_every=25,
+)  # fmt: skip
+UNTIL_BUDGET = 10**9  # max_steps when only a wall-clock budget is given
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class TrainConfig:
     edge_output: str = "slots"  # structure refiner: local slots + constrained decoder, or pointer
     augment: int | None = None  # structure refiner: recombined pairs (None = half the train set)
     augment_depth: int = 4  # ... each made by 1..augment_depth nested span substitutions
+    strict: bool = False  # a training output that is no graph over its input is an error
     max_steps: int = 600  # optimizer steps (one per supervision step)
     minutes: float | None = None  # wall-clock budget (whichever comes first)
     max_train: int | None = None  # use a seeded subset of the training pairs (tests, smoke)

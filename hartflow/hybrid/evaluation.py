@@ -20,6 +20,7 @@ from hartflow.hybrid.data import K_CACHE, prepare
 from hartflow.hybrid.hypotheses import build_reasoner, hypotheses_for
 from hartflow.hybrid.training import build_model
 from hartflow.hybrid.vocab import Vocab
+from hartflow.predictions import Prediction, official_scores, write_predictions
 from reasoner.ema import EMA
 from reasoner.refiner import Refiner, RefinerConfig
 
@@ -94,8 +95,12 @@ def evaluate_refiner(
     threads: int | None = 1,
     device: str = "cpu",
     max_test: int | None = None,
+    predictions: str | Path | None = None,
 ) -> dict[str, Any]:
     """Exact match of a trained refiner on a split's test set (the trained one by default).
+
+    `predictions` names a TSV to write one line per example into (input, gold, answer,
+    category, correct); for SLOG the result adds its official metric (`official_match`).
 
     The result has the fields of `hartflow.evaluation.evaluate` plus `hypothesis_exact_match`
     (the memory's top hypothesis alone, i.e. HRR-only, in hybrid mode), `fixed` (wrong
@@ -134,7 +139,8 @@ def evaluate_refiner(
             model, config, commands, data.test_hyps, batch_size=batch_size, device=device,
             progress=progress,
         )  # fmt: skip
-        answers = defer_to_memory(raw, confidence, data.test_hyps)
+        answers = defer_to_memory(raw, confidence, data.test_hyps, commands=commands,
+                                  anchors=config.get("anchors"))  # fmt: skip
         preds = dict(enumerate(answers))
         refiner_alone = sum(p == a for p, (_, a) in zip(raw, data.test, strict=True))
     else:
@@ -145,8 +151,12 @@ def evaluate_refiner(
     correct, hyp_correct, fixed, broken, unordered = 0, 0, 0, 0, 0
     per_cat, total_cat, unordered_cat, hyp_cat = Counter(), Counter(), Counter(), Counter()
     structure = config["kind"] == "structure-refiner"
-    for i, (_, answer) in enumerate(data.test):
+    rows: list[Prediction] = []
+    for i, (command, answer) in enumerate(data.test):
         hit = preds[i] == answer
+        rows.append(Prediction(" ".join(command), " ".join(answer),
+                               None if preds[i] is None else " ".join(preds[i]),
+                               data.test_categories[i], hit))  # fmt: skip
         same_set = hit or (
             structure and preds[i] is not None
             and conjunct_set(" ".join(preds[i])) == conjunct_set(" ".join(answer))
@@ -198,6 +208,11 @@ def evaluate_refiner(
             result["per_category_order_insensitive"] = {
                 c: unordered_cat[c] / m for c, m in sorted(total_cat.items())
             }
+    if run_cfg.task == "slog" and run_cfg.train_file is None:
+        result.update(official_scores(rows))
+    if predictions is not None:
+        write_predictions(predictions, rows)
+        result["predictions"] = str(predictions)
     return result
 
 

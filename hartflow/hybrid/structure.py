@@ -40,10 +40,17 @@ def parse_graph(
     """The graph of a logical form over `words`, or None where the form does not parse/fit.
     `anchors` (word → token, induced from training pairs) ties a constant to the word that
     translates to it where no word is the constant itself (a renamed data set)."""
+    return graph_or_error(words, output, anchors)[0]
+
+
+def graph_or_error(
+    words: Sequence[str], output: Sequence[str], anchors: dict[str, str] | None = None
+) -> tuple[Graph | None, str | None]:
+    """(graph, None), or (None, why the form does not parse or fit the sentence)."""
     try:
-        return to_graph(parse_form(" ".join(output)), words, anchors=anchors)
-    except DataError:
-        return None
+        return to_graph(parse_form(" ".join(output)), words, anchors=anchors), None
+    except DataError as e:
+        return None, str(e)
 
 
 def is_structured(pairs: Sequence[tuple[Tokens, Tokens]]) -> bool:
@@ -358,8 +365,9 @@ def decode_graph(
     return Graph(tuple(words), tuple(nodes), tuple(edges))
 
 
-def render_graph(graph: Graph, order: ConjunctOrder) -> Tokens | None:
-    """The answer tokens of a predicted graph, or None where the graph is ill-formed."""
+def render_graph(graph: Graph, order: ConjunctOrder | None) -> Tokens | None:
+    """The answer tokens of a predicted graph (conjuncts arranged by `order`; None keeps the
+    graph's own edge order), or None where the graph is ill-formed."""
     try:
         return tuple(render_form(to_form(graph, order)).split())
     except ValueError:

@@ -15,12 +15,14 @@ from typing import Any
 import torch
 
 from hartflow.data.logical_form import ConjunctOrder
+from hartflow.errors import HartFlowError
 from hartflow.hybrid.hypotheses import Hypothesis
 from hartflow.hybrid.structure import (
     StructureItem,
     StructureVocab,
     collate,
     decode_graph,
+    graph_or_error,
     make_item,
     parse_graph,
     render_graph,
@@ -87,11 +89,28 @@ class StructureTrainer(Trainer):
     def setup(self) -> None:
         cfg, train = self.cfg, self.data.train
         self.anchors = induce_lexicon(train)  # ties constants to words (data alignment only)
-        graphs = [parse_graph(c, o, self.anchors) for c, o in train]
+        parsed = [graph_or_error(c, o, self.anchors) for c, o in train]
+        graphs = [g for g, _ in parsed]
         self.skipped = sum(g is None for g in graphs)  # outputs that are no graph: not trained
+        self.skipped_lines = []
         if self.skipped:
-            log.warning("%d training outputs are not graphs over their input; skipped",
-                        self.skipped)  # fmt: skip
+            where = _locations(cfg)
+            self.skipped_lines = [
+                f"{where.get(p, 'training pair ' + str(i + 1))}: {why}"
+                for i, (p, (_, why)) in enumerate(zip(train, parsed, strict=True)) if why
+            ]  # fmt: skip
+            shown = "; ".join(self.skipped_lines[:3])
+            more = f" (and {self.skipped - 3} more)" if self.skipped > 3 else ""
+            if cfg.strict:
+                raise HartFlowError(
+                    f"{self.skipped} training line(s) are not logical forms over their input: "
+                    f"{shown}{more}; fix them, or drop --strict to skip them"
+                )
+            log.warning(
+                "skipped %d training line(s) that are not logical forms over their input: %s%s "
+                "(listed in the run's config.json; --strict makes this an error)",
+                self.skipped, shown, more,
+            )  # fmt: skip
             train = [p for p, g in zip(train, graphs, strict=True) if g is not None]
             graphs = [g for g in graphs if g is not None]
         self.order = ConjunctOrder.induce(g for g in graphs if g is not None)
@@ -139,9 +158,22 @@ class StructureTrainer(Trainer):
             "translations": self.translations,
             "anchors": self.anchors,
             "skipped_training_pairs": self.skipped,
+            "skipped_training_lines": self.skipped_lines[:100],
             "hypotheses_cache": self.data.cache_file,
             "parameters": count_parameters(self.model),
         }
+
+
+def _locations(cfg) -> dict[tuple[Tokens, Tokens], str]:
+    """`file:line` of every training pair of the run (for messages about bad lines)."""
+    from hartflow.data import load_examples, tokens
+
+    parts = load_examples(
+        None if cfg.train_file else cfg.task, None if cfg.train_file else cfg.split,
+        data_dir=cfg.data_dir, train=cfg.train_file, test=cfg.test_file,
+    )  # fmt: skip
+    return {(tuple(tokens(e.input)), tuple(tokens(e.output))): f"{e.path}:{e.line}"
+            for e in reversed(parts["train"]) if e.line}  # fmt: skip
 
 
 @torch.no_grad()
@@ -219,19 +251,39 @@ def structure_answers(
     )  # fmt: skip
 
 
+def memory_answer(
+    command: Tokens, hyps: list[Hypothesis] | None, anchors: dict[str, str] | None = None
+) -> Tokens | None:
+    """The zero-shot reasoner's answer rendered through the codec (its graph, in its own conjunct
+    order), or None where it gave none or its answer is no graph over the command (ill-formed:
+    e.g. an `AND` inside the definite prefix)."""
+    if not hyps or hyps[0].source != "answer":
+        return None
+    graph = parse_graph(command, hyps[0].tokens, anchors)
+    return None if graph is None else render_graph(graph, None)
+
+
 def defer_to_memory(
     answers: Sequence[Tokens | None],
     confidence: Sequence[float],
     hyps: Sequence[list[Hypothesis]] | None,
+    *,
+    commands: Sequence[Tokens] | None = None,
+    anchors: dict[str, str] | None = None,
 ) -> list[Tokens | None]:
     """The hybrid's answers: where the zero-shot reasoner answered and the refiner's halting head
     gives its own graph less than even odds of being exactly right (or the graph is ill-formed),
-    the memory's answer stands; the refiner overrules the memory only when it is confident."""
+    the memory's answer stands; the refiner overrules the memory only when it is confident.
+    With `commands`, memory answers go through the codec (`memory_answer`): an ill-formed one is
+    no answer, and the refiner's graph stands."""
     if hyps is None:
         return list(answers)
     out: list[Tokens | None] = []
-    for answer, p, h in zip(answers, confidence, hyps, strict=True):
-        memory = h[0].tokens if h and h[0].source == "answer" else None
+    for i, (answer, p, h) in enumerate(zip(answers, confidence, hyps, strict=True)):
+        if commands is not None:
+            memory = memory_answer(commands[i], h, anchors)
+        else:
+            memory = h[0].tokens if h and h[0].source == "answer" else None
         out.append(memory if memory is not None and (answer is None or p < 0.5) else answer)
     return out
 
@@ -272,7 +324,8 @@ def structure_trace(
     p_halt = decided.pop("p_halt")
     final = graph_rows(command, decided, vocab)
     answer = render_graph(final["graph"], order)
-    chosen = defer_to_memory([answer], [float(p_halt[0])], [hyps] if hyps else None)[0]
+    chosen = defer_to_memory([answer], [float(p_halt[0])], [hyps] if hyps else None,
+                             commands=[command], anchors=config.get("anchors"))[0]  # fmt: skip
     return {
         "graph": final["rows"],
         "refiner_answer": "(ill-formed graph)" if answer is None else " ".join(answer),

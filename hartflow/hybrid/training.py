@@ -288,12 +288,20 @@ class Trainer:
             "loss": sums[4].item() / cfg.batch_size,
         }
 
-    def run(self, *, progress: Progress | None = None) -> dict[str, Any]:
-        """Train until max_steps or the minutes budget; checkpoint, log and plot."""
+    def run(
+        self, *, progress: Progress | None = None, tensorboard: str | Path | None = None
+    ) -> dict[str, Any]:
+        """Train until max_steps or the minutes budget; checkpoint, log and plot (and write the
+        log's scalars as TensorBoard events into `tensorboard`)."""
         cfg = self.cfg
         start = time.perf_counter() - self.elapsed
         log_path = self.out / "log.jsonl"
         self.out.mkdir(parents=True, exist_ok=True)
+        board = None
+        if tensorboard is not None and self.ctx.is_main:
+            from hartflow.tensorboard_writer import ScalarWriter
+
+            board = ScalarWriter(tensorboard)
         last_ckpt = self.step
         window: list[dict[str, float]] = []
         while self.step < cfg.max_steps:
@@ -309,12 +317,16 @@ class Trainer:
                 if self.ctx.is_main:
                     with log_path.open("a") as f:
                         f.write(json.dumps(row) + "\n")
+                    if board is not None:
+                        board.write(row)
                 if progress:
                     progress(row)
             if self.step - last_ckpt >= cfg.ckpt_every:
                 self.save()
                 last_ckpt = self.step
         folder = self.save()
+        if board is not None:
+            board.close()
         if self.ctx.is_main:
             plot_curve(log_path, self.out / "curve.png")
         return {
@@ -334,6 +346,7 @@ def train(
     progress: Progress | None = None,
     threads: int | None = 1,
     device: str = "cpu",
+    tensorboard: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train the refiner (hybrid or TRM-only) into `out`; `resume` continues the latest
     checkpoint there exactly. Runs data-parallel under torchrun.
@@ -362,7 +375,7 @@ def train(
             log.info("no checkpoint in %s; starting fresh", out)
     elif trainer.ctx.is_main:
         (out / "log.jsonl").unlink(missing_ok=True)
-    return trainer.run(progress=progress)
+    return trainer.run(progress=progress, tensorboard=tensorboard)
 
 
 def resolve_refiner(cfg: TrainConfig) -> TrainConfig:
@@ -376,6 +389,21 @@ def resolve_refiner(cfg: TrainConfig) -> TrainConfig:
     train, _, _ = load_pairs(cfg)
     refiner = "structure" if is_structured(train) else "sequence"
     return dataclasses.replace(cfg, refiner_kind=refiner)
+
+
+def with_defaults(cfg: TrainConfig, given: set[str]) -> TrainConfig:
+    """The run's settings where the user gave only some fields (`given`): a graph-shaped task
+    (the structure refiner) takes `STRUCTURE_DEFAULTS` for the others, and a run with `minutes`
+    but no `max_steps` trains until the minutes are spent."""
+    from hartflow.hybrid.config import STRUCTURE_DEFAULTS, UNTIL_BUDGET
+
+    cfg = resolve_refiner(cfg)
+    changes: dict[str, Any] = {}
+    if cfg.refiner_kind == "structure":
+        changes.update({k: v for k, v in STRUCTURE_DEFAULTS.items() if k not in given})
+    if cfg.minutes is not None and "max_steps" not in given:
+        changes["max_steps"] = UNTIL_BUDGET
+    return dataclasses.replace(cfg, **changes)
 
 
 def _truncate_log(path: Path, step: int) -> None:
