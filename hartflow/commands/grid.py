@@ -168,6 +168,10 @@ def grid_train(
             "--compile/--no-compile", help="torch.compile the train step (default: config, off)."
         ),
     ] = None,
+    tensorboard: Annotated[
+        Path | None,
+        typer.Option("--tensorboard", help="Also write the log's scalars here, e.g. runs/tb."),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Train TRM or HRM with deep supervision, EMA and checkpoints (torchrun for several GPUs).
@@ -178,13 +182,15 @@ def grid_train(
           --data data/arc1 --out runs/arc1
       hartflow grid train --arch hrm --config run.json --data data/s4 --out runs/s4 --minutes 10
       hartflow grid train --arch trm-mlp --preset sudoku --data data/s9 --out runs/s9 --compile
+      hartflow grid train --preset tiny --data data/s4 --out runs/s4 --tensorboard runs/tb/s4
     """
     from hartflow.grid.train_config import resolve_config
     from hartflow.grid.training import train
 
     cfg = resolve_config(arch=arch, preset=preset, config=config, data=data, out=out,
                          minutes=minutes, max_steps=max_steps, seed=seed, device=device,
-                         validation_groups=validation_groups, compile=compile)  # fmt: skip
+                         validation_groups=validation_groups, compile=compile,
+                         tensorboard=None if tensorboard is None else str(tensorboard))  # fmt: skip
     bar, update = _train_progress(quiet)
     if bar is None:
         result = train(cfg, resume=resume)

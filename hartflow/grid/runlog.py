@@ -1,4 +1,5 @@
-"""A training run's log: one JSON object per line (log.jsonl) and the curves drawn from it.
+"""A training run's log: one JSON object per line (log.jsonl) and the curves drawn from it;
+optionally the same scalars as TensorBoard events (`tensorboard=DIR`, hartflow.tensorboard_writer).
 
 curves.png (matplotlib, an optional dependency: `pip install matplotlib`, or the `bench` extra):
 train loss and exact accuracy of the rows halting at each step, mean halting steps, and the
@@ -39,19 +40,38 @@ class RunLog:
     """Appends records to `<out>/log.jsonl` (main rank only) and draws `<out>/curves.png`."""
 
     def __init__(
-        self, out: str | Path, *, enabled: bool = True, plot: bool = True, plot_every_s: float = 120
+        self,
+        out: str | Path,
+        *,
+        enabled: bool = True,
+        plot: bool = True,
+        plot_every_s: float = 120,
+        tensorboard: str | Path | None = None,
     ):
         self.out, self.enabled, self.draw = Path(out), enabled, plot
         self.plot_every_s, self.last_plot = plot_every_s, time.monotonic()
         self.path = self.out / "log.jsonl"
+        self.tensorboard = None
         if enabled:
             self.out.mkdir(parents=True, exist_ok=True)
+            if tensorboard is not None:
+                from hartflow.tensorboard_writer import ScalarWriter
+
+                self.tensorboard = ScalarWriter(tensorboard)
 
     def write(self, record: dict[str, Any]) -> None:
         if not self.enabled:
             return
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
+        if self.tensorboard is not None:
+            self.tensorboard.write(record)
+
+    def close(self) -> None:
+        """Flush and close the TensorBoard events file (log.jsonl is closed after each line)."""
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self.tensorboard = None
 
     def truncate(self, step: int) -> None:
         """Drop the records after `step` (a resumed run rewrites them)."""

@@ -67,6 +67,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the train step (hartflow/grid/compiled.py)
     log_every: int = 10  # steps between log.jsonl lines
     plot: bool = True  # draw curves.png (matplotlib; a few seconds per drawing)
+    tensorboard: str | None = None  # also write log.jsonl's scalars as TensorBoard events here
     keep_checkpoints: int = 2  # most recent kept (plus the best on validation)
 
     def __post_init__(self):

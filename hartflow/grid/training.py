@@ -60,6 +60,7 @@ from hartflow.grid.models import (
 )
 from hartflow.grid.runlog import RunLog
 from hartflow.grid.train_config import TrainConfig
+from hartflow.tensorboard_writer import require_tensorboard
 
 __all__ = [
     "TrainResult",
@@ -116,6 +117,7 @@ def _same_recipe(saved: dict[str, Any], cfg: TrainConfig) -> None:
         "keep_checkpoints",
         "device",
         "plot",
+        "tensorboard",
         "compile",  # the same arithmetic up to float rounding
     }
     now = cfg.to_dict()
@@ -167,6 +169,7 @@ class _Run:
             self.total_steps = min(self.total_steps, cfg.max_steps)
         self.eval_every = max(1, _steps(cfg, data, cfg.eval_interval))
         self.step, self.pass_index, self.batch_index, self.elapsed = 0, 0, 0, 0.0
+        self.last_record = (0, 0.0)  # step and seconds of the last train log line (steps/s)
         self.carry: Any = None
         self.carry_tensors: dict[str, torch.Tensor] | None = None
         self.best: dict[str, Any] | None = None
@@ -245,6 +248,7 @@ class _Run:
         self.step, self.pass_index, self.batch_index = state["step"], state["pass"], state["batch"]
         self.elapsed, self.best = state["elapsed"], state["best"]
         self.evaluations = state["evaluations"]
+        self.last_record = (self.step, self.elapsed)
         set_generator_state(self.explore, state["explore"])
         self.carry_tensors = state.get("tensors")
         if self.ema is not None:
@@ -330,6 +334,8 @@ def train(
     """
     if cfg.data is None or cfg.out is None:
         raise HartFlowError("train needs data and out (--data DIR --out DIR)")
+    if cfg.tensorboard is not None:  # before any work: a missing package is one line
+        require_tensorboard()
     out = Path(cfg.out)
     ctx = setup_distributed(device=None if cfg.device == "auto" else cfg.device)
     try:
@@ -343,14 +349,17 @@ def train(
             _same_recipe(read_config(found)["train"], cfg)
         data = load_grid_data(cfg.data, validation_groups=cfg.validation_groups, seed=cfg.seed)
         run = _Run(cfg, ctx, data)
-        runlog = RunLog(out, enabled=ctx.is_main, plot=cfg.plot)
+        runlog = RunLog(out, enabled=ctx.is_main, plot=cfg.plot, tensorboard=cfg.tensorboard)
         if resume:
             run.restore(found)
             runlog.truncate(run.step)
             log.info("resumed from %s at step %d", found, run.step)
         if ctx.is_main:
             write_json(out / "config.json", run.config_json())
-        return _loop(run, runlog, out, progress, on_step)
+        try:
+            return _loop(run, runlog, out, progress, on_step)
+        finally:
+            runlog.close()
     finally:
         teardown(ctx)
 
@@ -416,6 +425,10 @@ def _agree(flag: bool, ctx: DistContext) -> bool:
 def _train_record(run: _Run, window: torch.Tensor) -> dict[str, Any]:
     m = dict(zip(METRICS, window.tolist(), strict=True))
     count = max(m["count"], 1.0)
+    last_step, last_seconds = run.last_record
+    seconds = run.elapsed - last_seconds
+    steps_per_s = (run.step - last_step) / seconds if seconds > 0 else None
+    run.last_record = (run.step, run.elapsed)
     return {
         "kind": "train",
         "step": run.step,
@@ -429,6 +442,7 @@ def _train_record(run: _Run, window: torch.Tensor) -> dict[str, Any]:
         "q_halt_accuracy": m["q_halt_accuracy"] / count,
         "halt_steps": m["steps"] / count,
         "halted": m["count"],
+        "steps_per_s": steps_per_s,
     }
 
 
