@@ -140,3 +140,26 @@ class TestAdamATan2Update:
             adam_atan2_update(mine, grads, ms, vs, scalars, beta1=0.9, beta2=0.95)
         for r, m in zip(ref, mine, strict=True):
             torch.testing.assert_close(m, r.detach(), rtol=1e-6, atol=1e-7)
+
+    @pytest.mark.slow  # compiles the update (~20 s cold); CUDA runs compile it in training
+    def test_compiled_update_through_step_functions_matches_the_optimizer(self, one_thread):
+        gen = torch.Generator().manual_seed(0)
+        model = tiny_model(gen)
+        dense = [p for n, p in model.named_parameters() if not n.startswith("embed.puzzle")]
+        twin = [p.detach().clone().requires_grad_(True) for p in dense]
+        steps = StepFunctions(model, functools.partial(act_loss), enabled=True,
+                              compile_optimizer=True)  # fmt: skip
+        mine = AdamATan2(dense, lr=1e-2, weight_decay=0.1)
+        ref = AdamATan2(twin, lr=1e-2, weight_decay=0.1)
+        for lr in (1e-3, 1e-2, 1e-2):  # a changing rate must not recompile or go stale
+            for group in (*mine.param_groups, *ref.param_groups):
+                group["lr"] = lr
+            for p, q in zip(dense, twin, strict=True):
+                p.grad = torch.randn(p.shape, generator=gen)
+                q.grad = p.grad.clone()
+            steps.optimizer_step(mine)
+            ref.step()
+        assert steps.compiled, steps.failed
+        for p, q in zip(dense, twin, strict=True):
+            torch.testing.assert_close(p.detach(), q.detach(), rtol=1e-5, atol=1e-6)
+        assert mine.state[dense[0]]["step"] == 3  # the optimiser's own state, for checkpoints
