@@ -220,8 +220,6 @@ class StructureRefiner(nn.Module):
         self.kind_head = Linear(D, KINDS, generator=g)
         if cfg.n_slots:  # per slot key, a count: a local decision, no pointer over distances
             self.slot_head = Linear(D, cfg.n_slots * cfg.slot_counts, bias=True, generator=g)
-            with torch.no_grad():  # most slots of most nodes are empty: start there
-                self.slot_head.bias.view(cfg.n_slots, cfg.slot_counts)[:, 0] = 3.0
         if cfg.n_slots and cfg.evidence:  # the hypothesis' slot counts as a learned bonus
             self.slot_bonus = nn.Parameter(torch.full((cfg.n_slots,), 2.0))
         if not cfg.n_slots:

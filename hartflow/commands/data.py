@@ -145,6 +145,42 @@ def data_export(
         stdout.print(Text(f"wrote {path}"))
 
 
+@data_app.command("augment")
+def data_augment(
+    out: Annotated[Path, typer.Option("--out", "-o", help="TSV to write, e.g. --out aug.tsv.")],
+    task: Annotated[
+        str | None, typer.Option("--task", "-t", help="cogs or slog (its train.tsv only).")
+    ] = None,
+    data_dir: DataDirOption = None,
+    train: Annotated[
+        Path | None, typer.Option("--train", help="Your own training TSV instead of a task.")
+    ] = None,
+    n: Annotated[int, typer.Option("--n", min=1, help="Pairs to make, e.g. --n 10000.")] = 1000,
+    max_depth: Annotated[
+        int, typer.Option("--max-depth", min=1, help="Nested substitutions per pair: 1..D.")
+    ] = 4,
+    seed: Annotated[int, typer.Option("--seed", help="Sampler seed.")] = 0,
+) -> None:
+    """Recombine training pairs into new ones: a typed span (a node, what it reaches, its
+    function words; types induced, never named) replaced by another of its type, nested up to
+    --max-depth deep, re-indexed and rendered by the codec. Reads the training file only.
+
+    Examples:
+      hartflow data augment --task cogs --data-dir ~/COGS --n 10000 --max-depth 4 --out aug.tsv
+      hartflow data augment --train my/train.tsv --n 500 --out my/aug.tsv --seed 1
+    """
+    from hartflow.data.formats import Example, write_examples
+    from hartflow.hybrid.structure import augment_task
+
+    if (task is None) == (train is None):
+        raise typer.BadParameter("give --task cogs|slog or --train FILE (one of them)")
+    made = augment_task(task, data_dir=None if data_dir is None else str(data_dir),
+                        train=None if train is None else str(train), n=n, max_depth=max_depth,
+                        seed=seed)  # fmt: skip
+    path = write_examples(out, [Example(s, f, "recombined") for s, f in made], "tsv")
+    stdout.print(Text(f"wrote {len(made):,} recombined pairs to {path}"))
+
+
 @data_app.command("scan-grammar")
 def data_scan_grammar(
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write, e.g. --out tasks.txt.")],

@@ -34,6 +34,7 @@ __all__ = [
     "load",
     "load_examples",
     "tokens",
+    "training_examples",
     "unseen_output_tokens",
     "vocabulary",
     "write_scan_grammar",
@@ -111,6 +112,31 @@ def load_examples(
     if folder is None:
         raise DataError(f"{task.upper()} is read from files; {module.HOW_TO_GET}")
     return module.load_split(split, folder)
+
+
+def training_examples(
+    task: str | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    train: str | Path | None = None,
+    fmt: str | None = None,
+) -> list[Example]:
+    """A task's training examples alone (COGS, SLOG: `train.tsv`; no test or gen file is read),
+    or a user's training file."""
+    if train is not None:
+        return read_examples(train, fmt)
+    if task not in FILE_TASKS:
+        raise DataError(
+            f"task {task!r} has no training file to read here; choose one of "
+            f"{', '.join(FILE_TASKS)} or pass --train FILE"
+        )
+    module = FILE_TASKS[task]
+    folder = task_dir(task, data_dir)
+    if folder is None:
+        raise DataError(f"{task.upper()} is read from files; {module.HOW_TO_GET}")
+    train_name = module.SPLITS["gen"][0]
+    return read_examples(module.data_folder(folder) / f"{train_name}.tsv", "tsv",
+                         hint=module.HOW_TO_GET)  # fmt: skip
 
 
 def tokens(text: str) -> list[str]:

@@ -138,7 +138,9 @@ def parse_slot_name(name: str) -> tuple[str, SlotKey]:
     return direction, (tuple(role.split(" . ")), int(sd))
 
 
-def decode_scored(names: Sequence[str], logp, *, max_repairs: int | None = None) -> list[Edge]:
+def decode_scored(
+    names: Sequence[str], logp, *, max_repairs: int | None = None, stats: dict | None = None
+) -> list[Edge]:
     """Edges from predicted slot distributions: the argmax counts, decoded; while slots are left
     unfilled, the cheapest repair (in lost log-probability) is applied and the slots decoded
     again: drop an unfilled slot (one count less), or give a node on the slot's side a matching
@@ -149,6 +151,8 @@ def decode_scored(names: Sequence[str], logp, *, max_repairs: int | None = None)
         names: the slot keys (`slot_name`), one per column of `logp`.
         logp: (n, K, C) log-probabilities of each position's count per slot key (nested lists
             or a tensor).
+        max_repairs: repairs tried at most (default 2 · positions + 1).
+        stats: if given, receives "repairs" (applied) and "unfilled" (slots left at the end).
 
     Returns:
         the edges of the repaired slots.
@@ -159,6 +163,7 @@ def decode_scored(names: Sequence[str], logp, *, max_repairs: int | None = None)
     index = {k: j for j, k in enumerate(keys)}
     counts = [[max(range(C), key=lambda c, r=row: r[c]) for row in pos] for pos in logp]
     edges: list[Edge] = []
+    repairs, unfilled = 0, 0
     for _ in range(2 * n + 1 if max_repairs is None else max_repairs + 1):
         slots = [NodeSlots() for _ in range(n)]
         for i in range(n):
@@ -167,6 +172,7 @@ def decode_scored(names: Sequence[str], logp, *, max_repairs: int | None = None)
                     direction, key = keys[j]
                     (slots[i].out if direction == "out" else slots[i].inc)[key] += c
         edges, free_out, free_in = _fill(slots, True)
+        unfilled = sum(c for f in (*free_out, *free_in) for c in f.values() if c > 0)
         options = []  # (lost log-probability, distance, position, column, change)
         for i in range(n):
             for direction, free in (("out", free_out[i]), ("in", free_in[i])):
@@ -188,6 +194,9 @@ def decode_scored(names: Sequence[str], logp, *, max_repairs: int | None = None)
             break
         _, _, i, j, change = min(options)
         counts[i][j] += change
+        repairs += 1
+    if stats is not None:
+        stats.update(repairs=repairs, unfilled=unfilled)
     return edges
 
 

@@ -59,6 +59,7 @@ class TrainConfig:
     augment: int | None = None  # structure refiner: recombined pairs (None = half the train set)
     augment_depth: int = 4  # ... each made by 1..augment_depth nested span substitutions
     strict: bool = False  # a training output that is no graph over its input is an error
+    selector_holdout: int = 400  # structure hybrid: pairs per part held out to fit the selector
     max_steps: int = 600  # optimizer steps (one per supervision step)
     minutes: float | None = None  # wall-clock budget (whichever comes first)
     max_train: int | None = None  # use a seeded subset of the training pairs (tests, smoke)

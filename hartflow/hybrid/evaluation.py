@@ -133,14 +133,18 @@ def evaluate_refiner(
         data.test_hyps = None if data.test_hyps is None else [data.test_hyps[i] for i in keep]
     commands = [c for c, _ in data.test]
     if config["kind"] == "structure-refiner":
-        from hartflow.hybrid.structure_run import defer_to_memory, structure_answers
+        from hartflow.hybrid.selector import Selector
+        from hartflow.hybrid.structure_run import hybrid_answers, structure_answers
 
-        raw, confidence = structure_answers(
+        raw, features = structure_answers(
             model, config, commands, data.test_hyps, batch_size=batch_size, device=device,
             progress=progress,
         )  # fmt: skip
-        answers = defer_to_memory(raw, confidence, data.test_hyps, commands=commands,
-                                  anchors=config.get("anchors"))  # fmt: skip
+        selector = Selector.from_json(config.get("selector"))
+        answers, sources = hybrid_answers(
+            raw, features, data.test_hyps, commands, anchors=config.get("anchors"),
+            selector=selector,
+        )  # fmt: skip
         preds = dict(enumerate(answers))
         refiner_alone = sum(p == a for p, (_, a) in zip(raw, data.test, strict=True))
     else:
@@ -201,7 +205,9 @@ def evaluate_refiner(
     if total_cat:
         result["per_category"] = {c: per_cat[c] / m for c, m in sorted(total_cat.items())}
     if structure:
-        result["refiner_alone_exact_match"] = refiner_alone / n  # before deferring to memory
+        result["refiner_alone_exact_match"] = refiner_alone / n  # before the selector
+        result["answer_sources"] = dict(sorted(Counter(sources).items()))
+        result["selector"] = selector.to_json()
         result["order_insensitive_match"] = unordered / n
         result["ill_formed"] = sum(p is None for p in preds.values())
         if total_cat:

@@ -80,6 +80,30 @@ def augment_pairs(
     return [(tuple(s.split()), tuple(f.split())) for s, f in made]
 
 
+def augment_task(
+    task: str | None = None,
+    *,
+    data_dir: str | None = None,
+    train: str | None = None,
+    n: int = 1000,
+    max_depth: int = 4,
+    seed: int = 0,
+) -> list[tuple[str, str]]:
+    """`n` recombined (sentence, logical form) pairs from a task's training file (or a user's);
+    no generalisation or test file is read."""
+    from hartflow.data import tokens, training_examples
+
+    examples = training_examples(task, data_dir=data_dir, train=train)
+    pairs = [(tuple(tokens(e.input)), tuple(tokens(e.output))) for e in examples]
+    if not is_structured(pairs):
+        raise HartFlowError(
+            "the training outputs are not logical forms over their inputs' positions; "
+            "recombination needs COGS-style forms (x _ N)"
+        )
+    made = augment_pairs(pairs, n=n, max_depth=max_depth, seed=seed)
+    return [(" ".join(c), " ".join(o)) for c, o in made]
+
+
 @dataclass
 class StructureVocab:
     """Input words, output tokens (predicates, constants, translations) and edge roles."""
@@ -330,6 +354,8 @@ def decode_graph(
     words: Tokens,
     decided: dict[str, torch.Tensor],
     vocab: StructureVocab,
+    *,
+    stats: dict | None = None,
 ) -> Graph:
     """The graph of one row of decisions (`reasoner.structure.decisions`, row-sliced and cut to
     the sentence's length). With slots, the edges are decoded from the slot distributions
@@ -356,7 +382,7 @@ def decode_graph(
                     if parse_slot_name(name)[0] == "out":
                         logp[i, j, 1:] = float("-inf")
                         logp[i, j, 0] = 0.0
-        edges = decode_scored(vocab.slots, logp)
+        edges = decode_scored(vocab.slots, logp, stats=stats)
     else:
         for i in range(n):
             for r, target in enumerate(decided["edges"][i].tolist()):

@@ -8,7 +8,9 @@ best memory hypothesis (cross-fitted for the training pairs, as in the sequence 
 
 from __future__ import annotations
 
+import copy
 import logging
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +19,7 @@ import torch
 from hartflow.data.logical_form import ConjunctOrder
 from hartflow.errors import HartFlowError
 from hartflow.hybrid.hypotheses import Hypothesis
+from hartflow.hybrid.selector import Selector, choose, fit_selector
 from hartflow.hybrid.structure import (
     StructureItem,
     StructureVocab,
@@ -130,11 +133,17 @@ class StructureTrainer(Trainer):
             train = [*train, *self.data.augmented]
             if hyps is not None:
                 hyps = [*hyps, *(self.data.augmented_hyps or [[]] * len(self.data.augmented))]
-        self.items: list[StructureItem] = [
+        items: list[StructureItem] = [
             make_item(c, self.vocab, translations=self.translations, anchors=self.anchors,
                       hypothesis=best_hypothesis(hyps[i]) if hyps else None, answer=o)
             for i, (c, o) in enumerate(train)
         ]  # fmt: skip
+        # held out from training, to fit the selector on: original and recombined pairs alike
+        held = set(_held_out(self.n_original, len(train), cfg.selector_holdout, cfg.seed)
+                   if hybrid else [])  # fmt: skip
+        self.items = [it for i, it in enumerate(items) if i not in held]
+        self.held = [(train[i], items[i], hyps[i] if hyps else None) for i in sorted(held)]
+        self.selector = Selector()
 
     def make_batch(self, rows: list[int], g: torch.Generator):
         return collate(
@@ -145,6 +154,32 @@ class StructureTrainer(Trainer):
 
     def loss(self, out, labels):
         return structure_loss(out, labels)
+
+    def run(self, **kwargs) -> dict[str, Any]:
+        """Train (the hybrid `Trainer.run`), then fit the selector on the held-out pairs and
+        write it into the last checkpoint's config."""
+        result = super().run(**kwargs)
+        if self.held and self.ctx.is_main:
+            self.selector = self.fit_selector()
+            log.info("selector fitted on %s", self.selector.fitted_on)
+            self.save()
+        return result
+
+    def fit_selector(self) -> Selector:
+        """The selector, fitted on the held-out pairs with the EMA weights' answers."""
+        model = copy.deepcopy(self.model).cpu()
+        shadow = {k: v.cpu() for k, v in self.ema.state_dict().items()}
+        model.load_state_dict({**model.state_dict(), **shadow})
+        model.eval()
+        commands = [c for (c, _), _, _ in self.held]
+        answers, features = answer_rows(model, commands, [it for _, it, _ in self.held],
+                                        self.vocab, self.order)  # fmt: skip
+        refiner_right, memory_right = [], []
+        for ((c, gold), _, h), a, f in zip(self.held, answers, features, strict=True):
+            f["memory_score"] = float(h[0].score) if h else 0.0
+            refiner_right.append(a == gold)
+            memory_right.append(memory_answer(c, h, self.anchors) == gold)
+        return fit_selector(features, refiner_right, memory_right)
 
     def config_json(self) -> dict[str, Any]:
         from reasoner.refiner import count_parameters
@@ -157,11 +192,23 @@ class StructureTrainer(Trainer):
             "order": self.order.to_json(),
             "translations": self.translations,
             "anchors": self.anchors,
+            "selector": self.selector.to_json(),
             "skipped_training_pairs": self.skipped,
             "skipped_training_lines": self.skipped_lines[:100],
             "hypotheses_cache": self.data.cache_file,
             "parameters": count_parameters(self.model),
         }
+
+
+def _held_out(n_original: int, n_total: int, per_part: int, seed: int) -> list[int]:
+    """Row indices held out for the selector: up to `per_part` original and as many recombined
+    rows (at most a tenth of each part), drawn by `seed`."""
+    rng = random.Random(seed)
+    out = []
+    for lo, hi in ((0, n_original), (n_original, n_total)):
+        k = min(per_part, (hi - lo) // 10)
+        out += rng.sample(range(lo, hi), k) if k > 0 else []
+    return out
 
 
 def _locations(cfg) -> dict[tuple[Tokens, Tokens], str]:
@@ -181,7 +228,8 @@ def refine_structure(
     model: StructureRefiner, batch: dict[str, torch.Tensor], *, trace: bool = False
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
     """Every supervision step (eval ignores halting); the last step's decisions (with "p_halt",
-    the halting head's probability that they are exactly right), and per outer cycle the
+    the halting head's probability that they are exactly right, and "label_margin" (B, L), the
+    smallest log-probability margin of a position's label decisions), and per outer cycle the
     decisions and halting probability when `trace`."""
     state: StructureState | None = None
     rows: list[dict[str, Any]] = []
@@ -190,7 +238,15 @@ def refine_structure(
         p_halt = torch.sigmoid(out.q_halt_logits)
         for c, decided in enumerate(out.trace):
             rows.append({"step": s + 1, "cycle": c + 1, "decisions": decided, "halt": p_halt})
-    return {**decisions(out), "p_halt": p_halt}, rows
+    margins = [_margin(x) for x in (out.pred, out.kind, out.const)]
+    label_margin = torch.stack(margins, -1).amin(-1)  # (B, L)
+    return {**decisions(out), "p_halt": p_halt, "label_margin": label_margin}, rows
+
+
+def _margin(logits: torch.Tensor) -> torch.Tensor:
+    """Top-1 minus top-2 log-probability over the last axis."""
+    top = torch.log_softmax(logits.float(), -1).topk(2, dim=-1).values
+    return top[..., 0] - top[..., 1]
 
 
 def answer_rows(
@@ -203,26 +259,35 @@ def answer_rows(
     batch_size: int = 128,
     device: str = "cpu",
     progress=None,
-) -> tuple[list[Tokens | None], list[float]]:
-    """The refiner's answer to every command (None where its graph is ill-formed), and its
-    halting head's probability that the answer is exactly right."""
+) -> tuple[list[Tokens | None], list[dict[str, float]]]:
+    """The refiner's answer to every command (None where its graph is ill-formed), and the
+    selector's features of it (`hartflow.hybrid.selector.FEATURES` less the memory's score):
+    the halting probability, the weakest slot and label margins, the decoder's repairs."""
     by_len = sorted(range(len(items)), key=lambda i: len(commands[i]))
     answers: list[Tokens | None] = [None] * len(items)
-    confidence = [0.0] * len(items)
+    features: list[dict[str, float]] = [{} for _ in items]
     for lo in range(0, len(by_len), batch_size):
         idx = by_len[lo : lo + batch_size]
         batch, _ = collate([items[i] for i in idx], model.cfg.n_roles, n_slots=model.cfg.n_slots)
         decided, _ = refine_structure(model, {k: v.to(device) for k, v in batch.items()})
         decided = {k: v.cpu() for k, v in decided.items()}
-        p_halt = decided.pop("p_halt")
+        p_halt, label_margin = decided.pop("p_halt"), decided.pop("label_margin")
         for b, i in enumerate(idx):
             n = len(commands[i])
             row = {k: v[b, :n] for k, v in decided.items()}
-            answers[i] = render_graph(decode_graph(commands[i], row, vocab), order)
-            confidence[i] = float(p_halt[b])
+            stats: dict = {}
+            answers[i] = render_graph(decode_graph(commands[i], row, vocab, stats=stats), order)
+            slot_margin = 0.0
+            if "slot_logp" in row and row["slot_logp"].numel():
+                slot_margin = float(_margin(row["slot_logp"]).min())
+            features[i] = {
+                "p_halt": float(p_halt[b]), "slot_margin": min(slot_margin, 30.0),
+                "label_margin": min(float(label_margin[b, :n].min()), 30.0),
+                "repairs": float(stats.get("repairs", 0)), "length": float(n),
+            }  # fmt: skip
         if progress:
             progress(min(lo + batch_size, len(by_len)), len(by_len))
-    return answers, confidence
+    return answers, features
 
 
 def structure_answers(
@@ -234,9 +299,9 @@ def structure_answers(
     batch_size: int = 128,
     device: str = "cpu",
     progress=None,
-) -> tuple[list[Tokens | None], list[float]]:
+) -> tuple[list[Tokens | None], list[dict[str, float]]]:
     """A structure checkpoint's graphs rendered (its vocabulary, conjunct order, translations),
-    and the halting head's probability that each is exactly right."""
+    and the selector's features of each (`answer_rows`, plus the memory's score)."""
     vocab = StructureVocab.from_json(config["vocab"])
     order = ConjunctOrder.from_json(config["order"])
     translations, anchors = config.get("translations", {}), config.get("anchors")
@@ -245,10 +310,13 @@ def structure_answers(
                   hypothesis=best_hypothesis(hyps[i]) if hyps else None, answer=None)
         for i, c in enumerate(commands)
     ]  # fmt: skip
-    return answer_rows(
+    answers, features = answer_rows(
         model, commands, items, vocab, order, batch_size=batch_size, device=device,
         progress=progress,
     )  # fmt: skip
+    for i, f in enumerate(features):
+        f["memory_score"] = float(hyps[i][0].score) if hyps and hyps[i] else 0.0
+    return answers, features
 
 
 def memory_answer(
@@ -263,29 +331,21 @@ def memory_answer(
     return None if graph is None else render_graph(graph, None)
 
 
-def defer_to_memory(
-    answers: Sequence[Tokens | None],
-    confidence: Sequence[float],
+def hybrid_answers(
+    refiner: Sequence[Tokens | None],
+    features: Sequence[dict[str, float]],
     hyps: Sequence[list[Hypothesis]] | None,
+    commands: Sequence[Tokens],
     *,
-    commands: Sequence[Tokens] | None = None,
-    anchors: dict[str, str] | None = None,
-) -> list[Tokens | None]:
-    """The hybrid's answers: where the zero-shot reasoner answered and the refiner's halting head
-    gives its own graph less than even odds of being exactly right (or the graph is ill-formed),
-    the memory's answer stands; the refiner overrules the memory only when it is confident.
-    With `commands`, memory answers go through the codec (`memory_answer`): an ill-formed one is
-    no answer, and the refiner's graph stands."""
+    anchors: dict[str, str] | None,
+    selector: Selector,
+) -> tuple[list[Tokens | None], list[str]]:
+    """The hybrid's answers: the memory's (through the codec) and the refiner's graph where they
+    agree or only one exists, else the selector's choice; and each answer's source."""
     if hyps is None:
-        return list(answers)
-    out: list[Tokens | None] = []
-    for i, (answer, p, h) in enumerate(zip(answers, confidence, hyps, strict=True)):
-        if commands is not None:
-            memory = memory_answer(commands[i], h, anchors)
-        else:
-            memory = h[0].tokens if h and h[0].source == "answer" else None
-        out.append(memory if memory is not None and (answer is None or p < 0.5) else answer)
-    return out
+        return list(refiner), ["refiner"] * len(refiner)
+    memory = [memory_answer(c, h, anchors) for c, h in zip(commands, hyps, strict=True)]
+    return choose(refiner, memory, features, selector)
 
 
 def graph_rows(command: Tokens, decided: dict[str, torch.Tensor], vocab: StructureVocab) -> dict:
@@ -321,15 +381,20 @@ def structure_trace(
         steps.append({"step": r["step"], "cycle": r["cycle"], "graph": g["rows"],
                       "answer": None if answer is None else " ".join(answer),
                       "halt_probability": float(r["halt"][0])})  # fmt: skip
-    p_halt = decided.pop("p_halt")
+    decided.pop("p_halt")
+    decided.pop("label_margin")
     final = graph_rows(command, decided, vocab)
     answer = render_graph(final["graph"], order)
-    chosen = defer_to_memory([answer], [float(p_halt[0])], [hyps] if hyps else None,
-                             commands=[command], anchors=config.get("anchors"))[0]  # fmt: skip
+    memory = memory_answer(command, hyps, config.get("anchors"))
+    selector = Selector.from_json(config.get("selector"))
+    features = answer_rows(model, [command], [item], vocab, order)[1][0]
+    features["memory_score"] = float(hyps[0].score) if hyps else 0.0
+    (chosen,), (source,) = choose([answer], [memory], [features], selector)
     return {
         "graph": final["rows"],
         "refiner_answer": "(ill-formed graph)" if answer is None else " ".join(answer),
-        "answer": "(ill-formed graph)" if chosen is None else " ".join(chosen),
-        "answer_source": "refiner" if chosen == answer else "memory (refiner not confident)",
+        "memory_answer": None if memory is None else " ".join(memory),
+        "answer": "(no answer)" if chosen is None else " ".join(chosen),
+        "answer_source": source,
         "trace": steps,
     }

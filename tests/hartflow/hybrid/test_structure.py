@@ -182,17 +182,51 @@ class TestTraining:
         assert saved["translations"]["dax"] == "DAX"  # induced by the HRR lexicon
         r = evaluate_refiner(out, batch_size=8)
         assert {"fixed", "broken", "hypothesis_exact_match", "refiner_alone_exact_match"} <= set(r)
+        # the selector was fitted (or fell back) on held-out original and recombined pairs
+        assert saved["selector"]["fitted_on"]["held_out"] == 40 + 20  # a tenth of 400 and of 200
+        assert sum(r["answer_sources"].values()) == r["n"]
+
+    def test_slots_and_recombination_carry_to_unseen_depth(self, lf_files, tmp_path):
+        """Trained on PP depth 0-1 plus recombined pairs, the slot refiner answers depth 2."""
+        out = tmp_path / "deep"
+        train(config(lf_files, tmp_path, max_steps=600, augment=400), out=out)
+        r = evaluate_refiner(out, batch_size=8)
+        assert r["per_category"]["depth_2"] >= 0.8, r["per_category"]
 
 
-def test_defer_to_memory_only_where_the_refiner_is_unsure():
-    from hartflow.hybrid.hypotheses import Hypothesis
-    from hartflow.hybrid.structure_run import defer_to_memory
+class TestSelector:
+    def test_without_a_fit_the_halting_head_decides(self):
+        from hartflow.hybrid.selector import Selector, choose
 
-    mem = [Hypothesis(("M",), 1.0, "answer")]
-    near = [Hypothesis(("N",), 0.9, "neighbour")]
-    got = defer_to_memory([("R",), ("R",), None, ("R",)], [0.9, 0.2, 0.9, 0.1],
-                          [mem, mem, mem, near])  # fmt: skip
-    assert got == [("R",), ("M",), ("M",), ("R",)]  # a neighbour's template is no answer
+        feats = [{"p_halt": p} for p in (0.9, 0.2, 0.9, 0.1, 0.1)]
+        got, sources = choose([("R",), ("R",), None, ("R",), ("M",)],
+                              [("M",), ("M",), ("M",), None, ("M",)], feats, Selector())  # fmt: skip
+        assert got == [("R",), ("M",), ("M",), ("R",), ("M",)]
+        assert sources == ["refiner", "memory", "memory", "refiner", "agree"]
+
+    def test_a_fit_learns_which_feature_says_who_is_right(self):
+        from hartflow.hybrid.selector import FEATURES, fit_selector
+
+        rng = random.Random(0)
+        feats, ref, mem = [], [], []
+        for _ in range(200):  # the refiner is right exactly when its slot margin is large
+            f = {k: rng.random() for k in FEATURES}
+            feats.append(f)
+            ref.append(f["slot_margin"] > 0.5)
+            mem.append(not ref[-1])
+        sel = fit_selector(feats, ref, mem)
+        assert sel.weights is not None and sel.fitted_on["refiner_only_right"] == sum(ref)
+        base = {k: 0.5 for k in FEATURES}
+        assert sel.refiner_wins({**base, "slot_margin": 0.9})
+        assert not sel.refiner_wins({**base, "slot_margin": 0.1})
+        assert type(sel).from_json(sel.to_json()) == sel
+
+    def test_too_few_disagreements_keep_the_halting_rule(self):
+        from hartflow.hybrid.selector import FEATURES, fit_selector
+
+        sel = fit_selector([{k: 0.0 for k in FEATURES}] * 3, [True, False, True],
+                           [False, True, True])  # fmt: skip
+        assert sel.weights is None and sel.refiner_wins({"p_halt": 0.7})
 
 
 def test_cli_train_eval_decode(lf_files, tmp_path):
