@@ -199,8 +199,9 @@ class TestSelector:
         from hartflow.hybrid.selector import Selector, choose
 
         feats = [{"p_halt": p} for p in (0.9, 0.2, 0.9, 0.1, 0.1)]
-        got, sources = choose([("R",), ("R",), None, ("R",), ("M",)],
-                              [("M",), ("M",), ("M",), None, ("M",)], feats, Selector())  # fmt: skip
+        refiner = [("R",), ("R",), None, ("R",), ("M",)]
+        memory = [("M",), ("M",), ("M",), None, ("M",)]
+        got, sources = choose(refiner, memory, feats, Selector())
         assert got == [("R",), ("M",), ("M",), ("R",), ("M",)]
         assert sources == ["refiner", "memory", "memory", "refiner", "agree"]
 
