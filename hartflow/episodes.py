@@ -27,7 +27,6 @@ from typing import Any
 from hartflow.data.formats import Example, read_examples, write_examples
 from hartflow.errors import DataError, HartFlowError
 from hartflow.zeroshot import Parser, Rule, ZeroShotReasoner
-from hartflow.zeroshot.rules import forms
 
 Tokens = tuple[str, ...]
 Pair = tuple[Tokens, Tokens]
@@ -46,10 +45,22 @@ class Episode:
 
 
 def form_name(rule: Rule) -> str:
-    """'postfix x3', 'prefix x2', 'infix [x][y][x]': a form's label in tables."""
+    """'postfix x3', 'prefix x2', 'infix [x][y][x]': a form's label in tables; forms longer
+    than 4 references are labelled by length ('infix 7 refs'), and '+ own token' is added."""
+    refs = sum(isinstance(i, int) for i in rule.form)
+    own = " + own token" if rule.own() else ""
     if rule.arity == 1:
-        return f"{rule.fixity} x{len(rule.form)}"
-    return "infix " + "".join("[" + "xy"[i] + "]" for i in rule.form)
+        return f"{rule.fixity} x{refs}{own}"
+    if refs > 4:
+        return f"infix {refs} refs{own}"
+    return "infix " + "".join("[" + "xy"[i] + "]" if isinstance(i, int) else "t" for i in rule.form)
+
+
+def forms(fixity: str, max_form: int = 4) -> list[tuple[int, ...]]:
+    """Every form of a fixity up to `max_form` references, shortest first: (0,), (0, 0), … or
+    (0,), (1,), (0, 0), … (the family a hidden function's form is drawn from)."""
+    arity = 2 if fixity == "infix" else 1
+    return [f for n in range(1, max_form + 1) for f in itertools.product(range(arity), repeat=n)]
 
 
 # ------------------------------------------------------------------------------------- meaning
@@ -114,7 +125,9 @@ def _hypotheses(rules: dict[str, Rule], hidden: str) -> list[dict[str, Rule]]:
     """Every grammar of the family a learner must tell apart: all binding orders, and any form
     of the hidden function."""
     out = []
-    hidden_forms = forms(rules[hidden].fixity) if hidden else [None]
+    hidden_forms = [None]
+    if hidden:  # every form of up to 4 references, and the true one (which may be longer)
+        hidden_forms = list(dict.fromkeys([*forms(rules[hidden].fixity), rules[hidden].form]))
     for order in itertools.permutations(rules):
         for f in hidden_forms:
             out.append({
@@ -131,13 +144,21 @@ def generate(
     n_queries: int = 10,
     hide: float = 0.25,
     hide_primitive: float = 0.0,
+    max_form: int = 4,
+    own_tokens: bool = False,
 ) -> Episode:
     """One seeded episode (see the module docstring). Raises DataError if the seed gives no
     episode with enough determined queries (rare; take another seed).
 
     `hide_primitive`: the share of episodes where one primitive used in other study pairs is
     not shown alone (a stress variant outside the family: its meaning must come from
-    co-occurrence, which the determinacy check does not cover)."""
+    co-occurrence, which the determinacy check does not cover). `max_form` > 4: the long-form
+    family, binary forms of 2..max_form references (length first, then the form, uniformly)
+    and unary repetition x2..x(min(max_form, 6)). `own_tokens`: each function word, with
+    probability 1/2, also emits its own fresh token at a random place in its form (as SCAN's
+    `x left -> LTURN [x]`). With the defaults the episodes are today's family, unchanged."""
+    if not 2 <= max_form <= 16:
+        raise DataError(f"max_form must be in 2..16, got {max_form} (today's family uses 4)")
     rng = random.Random(seed)
     taken: set[str] = set()
     prims = _words(rng, rng.randint(3, 5), taken)
@@ -145,13 +166,29 @@ def generate(
     symbols = _words(rng, len(prims), set())
     lexicon = {w: s.upper() for w, s in zip(prims, symbols, strict=True)}
     order = rng.sample(funcs, len(funcs))  # loosest first
+    extra = random.Random(seed * 7919 + 1)  # its own stream: the default episodes stay the same
+    long = random.Random(seed * 104729 + 7)  # the long-form and own-token choices
     rules = {}
+    own = {s.upper() for s in symbols}  # output symbols taken
     for w in funcs:
         if rng.random() < 0.4:
             fix, form = rng.choice(["prefix", "postfix"]), (0,) * rng.randint(2, 4)
+            if max_form > 4:
+                form = (0,) * long.randint(2, min(max_form, 6))
         else:
             fix = "infix"
             form = rng.choice([f for f in forms("infix") if len(f) >= 2 and set(f) == {0, 1}])
+            if max_form > 4:
+                n = long.randint(2, max_form)
+                form = (0, 1)
+                while set(form) != {0, 1}:
+                    form = tuple(long.randrange(2) for _ in range(n))
+        if own_tokens and long.random() < 0.5:
+            token = next(t for t in iter(lambda: _words(long, 1, set())[0].upper(), None)
+                         if t not in own)  # fmt: skip
+            own.add(token)
+            at = long.randint(0, len(form))
+            form = (*form[:at], token, *form[at:])
         rules[w] = Rule(w, fix, form, level=order.index(w))
     alone = prims[-1] if len(prims) >= 4 else ""  # seen only alone in the study pairs
     leaves = [p for p in prims if p != alone]
@@ -198,7 +235,6 @@ def generate(
         raise DataError(f"seed {seed}: only {len(queries)} determined queries; try another seed")
     study_pairs = list(study.items())
     rng.shuffle(study_pairs)
-    extra = random.Random(seed * 7919 + 1)  # its own stream: the default episodes stay the same
     if extra.random() < hide_primitive:
         used = [p for p in leaves if any(p in i and len(i) > 1 for i, _ in study_pairs)]
         if used:

@@ -1,20 +1,29 @@
-"""Grammar induction: rule forms and precedence chosen together, by whole-parse consistency.
+"""Grammar induction: rule forms read off the pairs by alignment, precedence by whole parses.
 
-1. Fixity. A function word that starts some command cannot be postfix or infix; one that ends
-   some command cannot be prefix or infix. Each word's candidates are every form of each fixity
-   left (`rules.forms`).
+1. Candidates. Function words (no lexicon entry), and lexical words never seen alone (a word
+   like SCAN's `left` brings its own token and also combines an argument: `x left -> LTURN
+   [x]`; such a word stays a candidate only where the local evidence gives it a form).
+   Fixity: a word that starts some command cannot be postfix or infix; one that ends some
+   command cannot be prefix or infix.
 2. Local evidence. A training pair with one occurrence of one candidate word must split there;
-   where both parts are known (`lookup`: a stored pair, a skeleton template, a lexical word), a
-   form survives only if it reproduces the pair. Words left with no form are not rule words;
-   that makes more pairs single-word ones, so this repeats until nothing changes.
-3. Whole parses. The remaining words' forms and their order (loosest first) are searched
-   together: every training pair whose output tokens its own words' lexicon entries explain is
-   parsed in full (only the leaves, the parts no rule splits, are looked up; the grammar
-   computes the rest, stored or not). A hypothesis must contradict no pair; among those, the
-   one reproducing most pairs wins, then the simplest (shortest forms), then the one with unary
-   words binding tighter than binary ones. Others that reproduce as many pairs are kept as
-   alternatives (shown by `decode --explain`). A word that shares no pair with another takes
-   its simplest form and a conventional place (binary loosest, unary tightest).
+   where its parts are known (`lookup`: a stored pair, a skeleton template, a lexical word), the
+   word's forms are *read* off the pair: every alignment of the output with copies of the parts'
+   outputs and the word's own token (`matching_forms`), of any length; the other such pairs
+   keep the forms that reproduce them. Words left with no form are not rule words; that makes
+   more pairs single-word ones, so this repeats until nothing changes.
+3. Whole parses. The words' forms and their order (loosest first) are searched together. A
+   function word with no local evidence gets its forms read in context: under the order and
+   the forms already chosen, each training pair that holds it once is parsed, its output solved
+   for that word's part (the other parts computed by the grammar), and the part aligned with the
+   word's arguments; it may also translate to nothing (a leaf with an empty output, like SCAN's
+   `turn`). Every training pair whose output tokens its own words' lexicon entries explain is
+   parsed in full (only the leaves, the parts no rule splits, are looked up). A hypothesis must
+   contradict no pair; among those, the one reproducing most pairs wins, then the simplest
+   (shortest forms), then the one where words with alike rules (fixity, own token) bind
+   next to each other, then the one with unary words binding tighter than binary ones. Others
+   that reproduce as many pairs are kept as alternatives (shown by `decode --explain`). A word
+   that shares no pair with another takes its simplest form and a conventional place (binary
+   loosest, unary tightest).
 Pairs are grouped by which candidate words they hold, so each group is parsed once per ordering
 of its own words; the search samples at most `max_pairs` pairs per group, and the winner is
 then checked against every pair (a failure moves on to the next hypothesis). If no hypothesis
@@ -29,11 +38,15 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from hartflow.zeroshot.rules import FIXITIES, MAX_FORM, Parser, Rule, Tokens, forms
+from hartflow.zeroshot.rules import EMPTY, FIXITIES, Form, Parser, Rule, Tokens
 
 Pair = tuple[Tokens, Tokens]
 MAX_PERMUTE = 6  # up to this many rule words every order is tried; beyond it, local search
 MAX_HYPOTHESES = 200_000  # form choices tried in one search, over all orders
+MAX_UNREAD = 8  # lexical words with no local evidence that are still read in context
+MAX_SOLVED = 8  # pairs solved for a word's part when its forms are read in context
+MAX_ALIGNMENTS = 4096  # a pair with more alignments than this does not propose forms
+_X = object()  # the unknown part in a solved parse
 
 
 @dataclass
@@ -48,20 +61,48 @@ class Grammar:
         return Parser(self.rules)
 
 
-def matching_forms(args: Sequence[Tokens], out: Tokens, max_form: int = MAX_FORM) -> set:
-    """Every form whose concatenation of `args` is exactly `out`."""
-    found: set[tuple[int, ...]] = set()
-    todo: list[tuple[int, tuple[int, ...]]] = [(0, ())]
+def matching_forms(
+    args: Sequence[Tokens], out: Tokens, own: frozenset[str] | set[str] = frozenset()
+) -> set[Form] | None:
+    """Every form (argument references and `own` tokens) whose reading on `args` is exactly
+    `out`, read by aligning `out` left to right; None if there are more than MAX_ALIGNMENTS.
+    An empty argument is never referenced (where it would go is not determined)."""
+    found: set[Form] = set()
+    todo: list[tuple[int, Form]] = [(0, ())]
     while todo:
         j, form = todo.pop()
-        if j == len(out) and form:
-            found.add(form)
-        if len(form) == max_form:
+        if j == len(out):
+            if form:
+                found.add(form)
+                if len(found) > MAX_ALIGNMENTS:
+                    return None
             continue
+        if out[j] in own:
+            todo.append((j + 1, (*form, out[j])))
         for i, a in enumerate(args):
             if a and out[j : j + len(a)] == a:
                 todo.append((j + len(a), (*form, i)))
     return found
+
+
+def read_forms(
+    evidence: Sequence[tuple[Sequence[Tokens], Tokens]], own: frozenset[str] = frozenset()
+) -> set[Form] | None:
+    """The forms that reproduce every (arguments, output) of `evidence`: read off the most
+    telling one (no empty argument, arguments that differ, shortest output), checked on the rest.
+    None when no pair can propose forms."""
+    best = None
+    ranked = sorted(
+        (e for e in evidence if all(e[0])),
+        key=lambda e: (len(set(e[0])) < len(e[0]), len(e[1])),
+    )
+    for args, out in ranked:
+        best = matching_forms(args, out, own)
+        if best is not None:
+            break
+    if best is None:
+        return None
+    return {f for f in best if all(Rule("", "", f).combine(a) == o for a, o in evidence)}
 
 
 def induce_grammar(
@@ -77,7 +118,8 @@ def induce_grammar(
 
     Args:
         pairs: (command, output) training pairs.
-        function_words: the words that may carry rules.
+        function_words: the words with no lexicon entry that may carry rules (or translate to
+            nothing); lexical words never seen alone may carry rules too (step 1).
         lookup: the known output of a part (None when unknown); it must not use rules.
         lexicon: {word: token}; a pair is parsed in full only if these explain its tokens.
         min_support: pairs a rule must reproduce to be kept.
@@ -90,13 +132,16 @@ def induce_grammar(
             cache[span] = lookup(span)
         return cache[span]
 
-    candidates = _local(pairs, function_words, known)
+    alone = {i[0] for i, _ in pairs if len(i) == 1}
+    marked = {w for i, _ in pairs for w in i if w in lexicon and w not in alone}
+    space = _Space(pairs, function_words - set(lexicon), marked, lexicon, known)
+    candidates = space.local()
     explained = [(i, o) for i, o in pairs if set(o) <= {lexicon[w] for w in i if w in lexicon}]
     while True:
-        grammar = _search(explained, candidates, known, max_pairs)
+        grammar = _search(explained, candidates, space, max_pairs)
         if candidates and not grammar.rules:  # nothing fits: leave out the least useful word
             trials = {
-                w: _search(explained, {x: c for x, c in candidates.items() if x != w}, known,
+                w: _search(explained, {x: c for x, c in candidates.items() if x != w}, space,
                            max_pairs)
                 for w in candidates
             }  # fmt: skip
@@ -109,59 +154,168 @@ def induce_grammar(
             del candidates[w]
 
 
-def _fixities(pairs: Sequence[Pair], words: set[str]) -> dict[str, list[str]]:
-    first = {i[0] for i, _ in pairs if i}
-    last = {i[-1] for i, _ in pairs if i}
-    out = {}
-    for w in dict.fromkeys(w for i, _ in pairs for w in i if w in words):  # first seen first
-        banned = ({"postfix", "infix"} if w in first else set()) | (
-            {"prefix", "infix"} if w in last else set()
-        )
-        out[w] = [f for f in FIXITIES if f not in banned]
-    return out
+class _Space:
+    """The hypothesis space: candidate words, their fixities and own tokens, and form reading."""
+
+    def __init__(self, pairs, function_words, marked, lexicon, known) -> None:
+        self.pairs, self.known = pairs, known
+        words = function_words | marked
+        self.words = list(dict.fromkeys(w for i, _ in pairs for w in i if w in words))  # seen first
+        self.marked = marked  # lexical words never alone: may use their own token
+        self.own = {w: frozenset({lexicon[w]}) if w in lexicon else frozenset() for w in self.words}
+        first = {i[0] for i, _ in pairs if i}
+        last = {i[-1] for i, _ in pairs if i}
+        self.fixities = {}
+        for w in self.words:
+            banned = ({"postfix", "infix"} if w in first else set()) | (
+                {"prefix", "infix"} if w in last else set()
+            )
+            self.fixities[w] = [f for f in FIXITIES if f not in banned]
+        self.memo: dict[tuple, set[Form] | None] = {}
+
+    def local(self) -> dict[str, list[Rule] | None]:
+        """{word: rules read off its local evidence, simplest first; None: no evidence}."""
+        words = [w for w in self.words if self.fixities[w]]
+        while True:
+            evidence: dict[str, list] = defaultdict(list)
+            member = set(words)
+            for inp, out in self.pairs:
+                hits = [p for p, w in enumerate(inp) if w in member]
+                if len(hits) != 1:
+                    continue
+                p = hits[0]
+                left, right = inp[:p], inp[p + 1 :]
+                fixity = "prefix" if not left else "postfix" if not right else "infix"
+                parts = [left, right] if fixity == "infix" else [left or right]
+                args = [self.known(x) for x in parts]
+                if all(a is not None for a in args):
+                    evidence[inp[p]].append((fixity, args, out))
+            out: dict[str, list[Rule] | None] = {}
+            for w in words:
+                fixes = {f for f, _, _ in evidence.get(w, ())}
+                if not fixes:
+                    out[w] = None
+                    continue
+                f, n = next(iter(fixes)), len(evidence[w])
+                if len(fixes) > 1 or f not in self.fixities[w]:
+                    out[w] = []  # no one form fits
+                    continue
+                forms = read_forms([(a, o) for _, a, o in evidence[w]], self.own[w])
+                out[w] = (
+                    None
+                    if forms is None
+                    else sorted((Rule(w, f, form, n) for form in forms), key=Rule.key)
+                )
+            # a lexical word with no local evidence is read in context only while there are
+            # few such words (the search grows with them; a large lexicon has many)
+            unread = [w for w, r in out.items() if r is None and w in self.marked]
+            many = len(unread) > MAX_UNREAD
+            gone = {w for w, r in out.items() if r == []} | (set(unread) if many else set())
+            if not gone:
+                return out
+            words = [w for w in words if w not in gone]
+
+    def in_context(self, w: str, level: int, chosen: dict[str, Rule], groups) -> list[Rule]:
+        """Rules for a word with no local evidence, read off the pairs that hold it once under
+        the chosen rules of the other words (step 3), simplest first; it may translate to
+        nothing."""
+        rules = [Rule(w, EMPTY, ())] if w not in self.marked else []
+        read_any = False
+        usable = [g for g in groups if w in g and all(x == w or x in chosen for x in g)]
+        for f in self.fixities[w]:
+            context = frozenset(
+                (x, chosen[x].fixity, chosen[x].form, chosen[x].level)
+                for g in usable
+                for x in g
+                if x != w
+            )
+            key = (w, f, level, context)
+            if key not in self.memo:
+                parser = Parser({**chosen, w: Rule(w, f, (), level=level)})
+                solved = []  # a few pairs propose forms; the search checks them on the rest
+                tried = (p for g in sorted(usable, key=len) for p in groups[g])
+                for inp, out in itertools.islice(tried, 8 * MAX_SOLVED):
+                    s = _solve(parser, w, inp, out, self.known)
+                    if s is False:  # no form of w reproduces this pair here
+                        solved = []
+                        break
+                    if s is not None:
+                        solved.append(s)
+                        if len(solved) == MAX_SOLVED:
+                            break
+                self.memo[key] = read_forms(solved, self.own[w]) if solved else (
+                    set() if s is False else None)  # fmt: skip
+            forms = self.memo[key]
+            read_any |= forms is not None
+            rules += sorted((Rule(w, f, form) for form in forms or ()), key=Rule.key)
+        if not read_any:  # nothing tells: its simplest form per fixity
+            rules += [Rule(w, f, (0, 1) if f == "infix" else (0,)) for f in self.fixities[w]]
+        return rules
 
 
-def _local(pairs, function_words, known) -> dict[str, list[Rule]]:
-    """{word: candidate rules} after the local evidence (step 2), simplest first."""
-    present = {w for i, _ in pairs for w in i} & function_words
-    candidates = {
-        w: {(f, form) for f in fixes for form in forms(f)}
-        for w, fixes in _fixities(pairs, present).items()
-        if fixes
-    }
-    support: dict[tuple[str, str, tuple], int] = defaultdict(int)
-    done: set[int] = set()
-    changed = True
-    while changed:
-        changed = False
-        for n, (inp, out) in enumerate(pairs):
-            if n in done:
-                continue
-            hits = [p for p, w in enumerate(inp) if w in candidates]
-            if len(hits) != 1:
-                continue
-            done.add(n)
-            p, w = hits[0], inp[hits[0]]
-            left, right = inp[:p], inp[p + 1 :]
-            fixity = "prefix" if not left else "postfix" if not right else "infix"
-            parts = [left, right] if fixity == "infix" else [left or right]
-            args = [known(x) for x in parts]
-            if any(a is None for a in args):
-                continue  # a part is unknown: this pair says nothing
-            ok = {(fixity, f) for f in matching_forms(args, out)}
-            for c in ok & candidates[w]:
-                support[(w, *c)] += 1
-            candidates[w] &= ok
-            if not candidates[w]:
-                del candidates[w]
-                changed = True
-    return {
-        w: sorted(
-            (Rule(w, f, form, support[w, f, form]) for f, form in cs),
-            key=lambda r: (r.cost(), -r.support, r.fixity, r.form),
-        )
-        for w, cs in candidates.items()
-    }
+def _evaluate(nodes, inp: Tokens, rules: dict[str, Rule], known) -> Tokens | None:
+    """The output of a parse (as `Parser.parse` gives it) under `rules`, only the leaves
+    looked up; None when a leaf is unknown or nothing splits the command."""
+    if nodes[0].rule is None:
+        return None
+    value: dict[int, Tokens] = {}
+    for i in reversed(range(len(nodes))):  # children come after their parent
+        node = nodes[i]
+        if node.rule is not None:
+            value[i] = rules[node.rule.word].combine([value[c] for c in node.children])
+            continue
+        span = inp[node.lo : node.hi]
+        rule = rules.get(span[0]) if len(span) == 1 else None
+        v = () if rule is not None and rule.fixity == EMPTY else known(span)
+        if v is None:
+            return None
+        value[i] = v
+    return value[0]
+
+
+def _solve(parser: Parser, w: str, inp: Tokens, out: Tokens, known):
+    """(w's arguments' outputs, w's output) in this pair's parse, when `w` splits it once and
+    everything else is known; None when it cannot be told; False when no output of w fits."""
+    nodes = parser.parse(inp)
+    at = [i for i, n in enumerate(nodes) if n.rule is not None and n.rule.word == w]
+    if len(at) != 1:
+        return None
+    value: dict[int, list] = {}
+    for i in reversed(range(len(nodes))):  # children come after their parent
+        node = nodes[i]
+        if node.rule is None:
+            span = inp[node.lo : node.hi]
+            rule = parser.rules.get(span[0]) if len(span) == 1 else None
+            v = () if rule is not None and rule.fixity == EMPTY else known(span)
+            if v is None:
+                return None
+            value[i] = list(v)
+        elif i == at[0]:
+            value[i] = [_X]
+        else:
+            args = [value[c] for c in node.children]
+            value[i] = [t for x in node.rule.form for t in (args[x] if isinstance(x, int) else [x])]
+    root = value[0]
+    k = sum(t is _X for t in root)
+    if k == 0:
+        return None
+    n, r = divmod(len(out) - (len(root) - k), k)
+    if n < 0 or r:
+        return False
+    part, j = None, 0
+    for t in root:
+        if t is _X:
+            if part is None:
+                part = out[j : j + n]
+            elif out[j : j + n] != part:
+                return False
+            j += n
+        elif out[j] != t:
+            return False
+        else:
+            j += 1
+    args = [tuple(value[c]) for c in nodes[at[0]].children]
+    return args, part
 
 
 @dataclass
@@ -169,31 +323,37 @@ class _Hypothesis:
     rules: dict[str, Rule]
     reproduced: int
     cost: int
+    runs: int  # neighbours in the order whose rules differ in kind: alike words bind alike
     penalty: int  # binary words binding tighter than unary ones
 
     def key(self) -> tuple:
-        return (-self.reproduced, self.cost, self.penalty)
+        return (-self.reproduced, self.cost, self.runs, self.penalty)
 
 
-def _search(pairs, candidates, known, max_pairs) -> Grammar:
+def _search(pairs, candidates, space: _Space, max_pairs) -> Grammar:
     """Step 3: the best hypothesis over orders and forms, checked against every pair."""
-    words = [w for w in candidates if candidates[w]]
+    known = space.known
     groups: dict[tuple[str, ...], list[Pair]] = defaultdict(list)
     for inp, out in pairs:
         held = [w for w in inp if w in candidates]
         if len(held) >= 2:
             groups[tuple(sorted(set(held)))].append((inp, out))
+    sample = {g: ps[:max_pairs] for g, ps in groups.items()}
     memo: dict[tuple, tuple[int, int]] = {}
+    trees: dict[tuple, list] = {}
 
     def score(group: tuple[str, ...], rules: dict[str, Rule]) -> tuple[int, int]:
         """(reproduced, contradicted) over the group's sampled pairs."""
         order = tuple(sorted(group, key=lambda w: rules[w].level))
         key = (group, tuple((rules[w].fixity, rules[w].form) for w in group), order)
         if key not in memo:
-            parser = Parser({w: rules[w] for w in group})
+            shape = (group, tuple(rules[w].fixity for w in group), order)
+            if shape not in trees:  # the parses depend on fixities and order, not on forms
+                parser = Parser({w: rules[w] for w in group})
+                trees[shape] = [parser.parse(inp) for inp, _ in sample[group]]
             good = bad = 0
-            for inp, out in groups[group][:max_pairs]:
-                got = parser.interpret(inp, known, leaves_only=True)[0]
+            for nodes, (inp, out) in zip(trees[shape], sample[group], strict=True):
+                got = _evaluate(nodes, inp, rules, known)
                 good += got == out
                 bad += got is not None and got != out
             memo[key] = good, bad
@@ -202,14 +362,18 @@ def _search(pairs, candidates, known, max_pairs) -> Grammar:
     # a word in no group interacts with no other: its simplest form, and a default place
     # (binary words loosest, unary tightest: what the data leave open, a usual convention)
     grouped = {w for g in groups for w in g}
-    free = {w: candidates[w][0] for w in words if w not in grouped}
+    free = {w: c[0] for w, c in candidates.items() if w not in grouped and c}
     loose = [w for w in free if free[w].arity == 2]
-    tight = [w for w in free if free[w].arity == 1]
-    words = [w for w in words if w in grouped]
+    tight = [w for w in free if free[w].arity != 2]
+    words = [w for w in candidates if w in grouped]
     found: list[_Hypothesis] = []
     budget = [MAX_HYPOTHESES]
-    for order in _orders(words, candidates, groups, score, budget):
-        found.extend(_assign(order, candidates, groups, score, budget))
+
+    def assign(order):
+        return _assign(order, candidates, sample, score, budget, space)
+
+    for order in _orders(words, candidates, space, assign):
+        found.extend(assign(order))
     for h in found:
         full = [*loose, *sorted(h.rules, key=lambda w: h.rules[w].level), *tight]
         h.rules = {
@@ -220,7 +384,7 @@ def _search(pairs, candidates, known, max_pairs) -> Grammar:
         h.cost += sum(r.cost() for r in free.values())
     found.sort(key=_Hypothesis.key)
     for i, h in enumerate(found):
-        verified = _verify(h.rules, pairs, groups, known)
+        verified = _verify(h.rules, groups, known)
         if verified is None:
             continue
         alternatives = [
@@ -230,17 +394,25 @@ def _search(pairs, candidates, known, max_pairs) -> Grammar:
     return Grammar()
 
 
-def _orders(words, candidates, groups, score, budget):
+def _arity(w, candidates, space) -> int:
+    if candidates[w]:
+        return candidates[w][0].arity
+    return 2 if "infix" in space.fixities[w] else 1
+
+
+def _orders(words, candidates, space, assign):
     """Orders (loosest first) to try: all of them for a few words, else a local search."""
     if len(words) <= MAX_PERMUTE:
         yield from itertools.permutations(words)
         return
-    unary_first = sorted(words, key=lambda w: candidates[w][0].arity, reverse=True)
-    order = list(unary_first)  # binary words loosest to start with
+    order = sorted(words, key=lambda w: _arity(w, candidates, space), reverse=True)
+
+    seen: dict[tuple, tuple] = {}
 
     def best(o):
-        hs = _assign(tuple(o), candidates, groups, score, budget)
-        return min((h.key() for h in hs), default=(1,))
+        if tuple(o) not in seen:
+            seen[tuple(o)] = min((h.key() for h in assign(tuple(o))), default=(1,))
+        return seen[tuple(o)]
 
     current = best(order)
     improved = True
@@ -256,11 +428,12 @@ def _orders(words, candidates, groups, score, budget):
     yield tuple(order)
 
 
-def _assign(order, candidates, groups, score, budget: list[int]) -> list[_Hypothesis]:
+def _assign(order, candidates, groups, score, budget: list[int], space) -> list[_Hypothesis]:
     """Consistent choices of one form per word under this order (backtracking, simplest forms
-    first), while `budget[0]` (form choices left to try, shared by all orders) lasts."""
+    first; words with no local evidence last, their forms read in context), while `budget[0]`
+    (form choices left to try, shared by all orders) lasts."""
     level = {w: i for i, w in enumerate(order)}
-    words = sorted(order, key=lambda w: len(candidates[w]))
+    words = sorted(order, key=lambda w: (candidates[w] is None, len(candidates[w] or ())))
     closes: dict[str, list[tuple[str, ...]]] = defaultdict(list)
     for g in groups:
         closes[max(g, key=words.index)].append(g)
@@ -276,10 +449,15 @@ def _assign(order, candidates, groups, score, budget: list[int]) -> list[_Hypoth
                 for u, v in itertools.combinations(order, 2)
                 if chosen[u].arity == 1 and chosen[v].arity == 2
             )
-            out.append(_Hypothesis(dict(chosen), total, cost, penalty))
+            kinds = [(r.fixity, r.arity, r.own()) for r in (chosen[u] for u in order)]
+            runs = sum(a != b for a, b in itertools.pairwise(kinds))
+            out.append(_Hypothesis(dict(chosen), total, cost, runs, penalty))
             return
         w = words[k]
-        for r in candidates[w]:
+        options = candidates[w]
+        if options is None:
+            options = space.in_context(w, level[w], chosen, groups)
+        for r in options:
             if budget[0] <= 0:
                 break
             budget[0] -= 1
@@ -299,8 +477,9 @@ def _assign(order, candidates, groups, score, budget: list[int]) -> list[_Hypoth
     return out
 
 
-def _verify(rules, pairs, groups, known) -> dict[str, Rule] | None:
-    """The rules with their support counted over every pair, or None if one contradicts them."""
+def _verify(rules, groups, known) -> dict[str, Rule] | None:
+    """The rules with their support counted over every pair, or None if one contradicts them.
+    A word that translates to nothing is supported by the reproduced pairs that hold it."""
     parser = Parser(rules)
     support: dict[str, int] = {w: r.support for w, r in rules.items()}
     for group in groups:
@@ -309,8 +488,8 @@ def _verify(rules, pairs, groups, known) -> dict[str, Rule] | None:
             if got is not None and got != out:
                 return None
             if got == out:
-                for r in used:
-                    support[r.word] += 1
+                for w in {r.word for r in used} | (set(inp) & parser.empty):
+                    support[w] += 1
     return {w: Rule(w, r.fixity, r.form, support[w], r.level) for w, r in rules.items()}
 
 

@@ -264,9 +264,29 @@ class ZeroShotReasoner:
         self._lookup([c for c in commands if c not in self._looked])
         for c in commands:
             found = self._looked[c]
-            if found.tokens is None and found.reason == NEVER_SEEN:
+            tokens, rules = self._by_grammar(c)
+            if tokens is not None:
+                words = {w: self.induced[w] for w in c if w in self.induced}
+                found = replace(found, tokens=tokens, score=1.0, lexicon=words, rules=rules,
+                                reason="")  # fmt: skip
+            elif found.tokens is None and found.reason == NEVER_SEEN:
                 found = self._compose(c, found)
             self._cache[c] = found
+
+    def _by_grammar(self, command: Tokens) -> tuple[Tokens | None, list[str]]:
+        """The grammar's answer when it computes the whole command from single lexical words
+        (every other word a rule), with the rules used; (None, []) otherwise."""
+        if not self.rules or not all(w in self.rules or w in self.induced for w in command):
+            return None, []
+        tokens, used, _ = self.parser.interpret(command, self._word, leaves_only=True)
+        if tokens is None:
+            return None, []
+        empty = [self.rules[w] for w in dict.fromkeys(command) if w in self.parser.empty]
+        rules = [r.describe() for r in sorted((*used, *empty), key=lambda r: r.level)]
+        return tokens, rules + self._alternatives(command, tokens)
+
+    def _word(self, span: Tokens) -> Tokens | None:
+        return (self.induced[span[0]],) if len(span) == 1 and span[0] in self.induced else None
 
     def _lookup(self, commands: list[Tokens]) -> None:
         """Fill `_looked` for `commands` from memory (skeleton hits) and span edits alone."""
@@ -369,6 +389,8 @@ class ZeroShotReasoner:
             following = []
             for i, span in zip(frontier, spans, strict=True):
                 a = self._looked.get(span)
+                if len(span) == 1 and span[0] in self.parser.empty:  # translates to nothing
+                    a = Answer(span, (), 1.0, rules=[self.rules[span[0]].describe()])
                 if a is not None and a.tokens is not None:
                     value[i] = a
                 elif nodes[i].rule is None:

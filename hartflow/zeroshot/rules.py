@@ -1,71 +1,88 @@
-"""Composition rules as argument templates, and the precedence parse that applies them.
+"""Composition rules as output forms, and the precedence parse that applies them.
 
-A function word with a rule combines the interpretations of its arguments by a *form*, any
-sequence of 1..MAX_FORM argument indices:
+A function word with a rule combines the interpretations of its arguments by a *form*: any
+sequence, of any length, of references to its arguments (indices) and of the word's own output
+tokens (strings):
 
     prefix   w x     form over (x,)      (0, 0, 0): [x] [x] [x]
-    postfix  x w     form over (x,)      (0, 0): [x] [x]
+    postfix  x w     form over (x,)      ("LTURN", 0): LTURN [x]
     infix    x w y   form over (x, y)    (0, 1, 0): [x] [y] [x];  (1, 0): [y] [x]
 
-so concatenation, swap and repetition are special cases. Every rule word has a level: lower
-levels bind more loosely. A span splits at its loosest rule word that fits (a prefix word must
-be the span's first word, a postfix word its last, an infix word neither); at one level an infix
-word splits at its last occurrence (left associative, or the first with `right=True`), a prefix
-word at its first and a postfix word at its last. A span with no fitting rule word is a leaf,
-answered by memory. The parse is iterative: a command of any length parses without recursion.
-Rules are data: nothing here names a word of any data set.
+so concatenation, swap, repetition and a word's own token are special cases. A word may also
+translate to nothing (fixity "empty": it is a leaf whose output is empty). Every rule word has a
+level: lower levels bind more loosely. A span splits at its loosest rule word that fits (a prefix
+word must be the span's first word, a postfix word its last, an infix word neither); at one level
+an infix word splits at its last occurrence (left associative, or the first with `right=True`), a
+prefix word at its first and a postfix word at its last. A span with no fitting rule word is a
+leaf, answered by memory. The parse is iterative: a command of any length parses without
+recursion. Rules are data: nothing here names a word of any data set.
 """
 
 from __future__ import annotations
 
-import itertools
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 Tokens = tuple[str, ...]
-MAX_FORM = 4  # longest form (argument references) a rule may have
+Form = tuple[int | str, ...]  # argument indices and the word's own tokens
 FIXITIES = ("prefix", "postfix", "infix")
+EMPTY = "empty"  # the fixity of a word that translates to nothing
+SHORT = 64  # commands up to this long are split by one pass over the span (`Parser._scan`)
 
 
 @dataclass(frozen=True)
 class Rule:
-    """`word` combines its arguments' outputs by `form` (indices into (x,) or (x, y))."""
+    """`word` combines its arguments' outputs by `form` (indices into (x,) or (x, y), and the
+    word's own tokens); fixity "empty": the word is a leaf that outputs nothing."""
 
     word: str
-    fixity: str  # "prefix", "postfix" or "infix"
-    form: tuple[int, ...]
+    fixity: str  # "prefix", "postfix", "infix" or "empty"
+    form: Form
     support: int = 0  # training pairs whose whole parse uses this rule and reproduces them
     level: int = 0  # precedence: lower levels bind more loosely and are split first
 
     @property
     def arity(self) -> int:
-        return 2 if self.fixity == "infix" else 1
+        return {"infix": 2, EMPTY: 0}.get(self.fixity, 1)
 
     def combine(self, args: Sequence[Tokens]) -> Tokens:
-        """The output from the arguments' outputs: their concatenation in the form's order."""
-        return tuple(t for i in self.form for t in args[i])
+        """The output from the arguments' outputs: the form read left to right."""
+        out: list[str] = []
+        for i in self.form:
+            if isinstance(i, int):
+                out.extend(args[i])
+            else:
+                out.append(i)
+        return tuple(out)
 
     def shape(self, word: str = "w") -> str:
-        """The rule as a pattern, e.g. 'x w y -> [x] [y] [x]'."""
+        """The rule as a pattern, e.g. 'x w y -> [x] [y] [x]' or 'x w -> LTURN [x]'."""
+        if self.fixity == EMPTY:
+            return f"{word} -> (nothing)"
         names = "xy" if self.arity == 2 else "x"
         lhs = {"prefix": f"{word} x", "postfix": f"x {word}", "infix": f"x {word} y"}
-        return f"{lhs[self.fixity]} -> " + " ".join(f"[{names[i]}]" for i in self.form)
+        rhs = (f"[{names[i]}]" if isinstance(i, int) else i for i in self.form)
+        return f"{lhs[self.fixity]} -> " + " ".join(rhs)
 
     def describe(self) -> str:
         return (
             f"'{self.word}': {self.shape(self.word)}  (support {self.support}, level {self.level})"
         )
 
+    def own(self) -> bool:
+        """Whether the form holds the word's own tokens."""
+        return any(isinstance(i, str) for i in self.form)
+
     def cost(self) -> int:
-        """Description length: references, plus one for an argument the form never uses."""
-        return len(self.form) + (self.arity - len(set(self.form)))
+        """Description length: references and tokens, plus one for an argument never used."""
+        refs = {i for i in self.form if isinstance(i, int)}
+        return len(self.form) + (self.arity - len(refs))
 
-
-def forms(fixity: str, max_form: int = MAX_FORM) -> list[tuple[int, ...]]:
-    """Every form of a fixity, shortest first: (0,), (0, 0), … or (0,), (1,), (0, 0), …"""
-    arity = 2 if fixity == "infix" else 1
-    return [f for n in range(1, max_form + 1) for f in itertools.product(range(arity), repeat=n)]
+    def key(self) -> tuple:
+        """A sort key: simplest first, then most supported (forms mix ints and strings)."""
+        form = tuple((0, i, "") if isinstance(i, int) else (1, 0, i) for i in self.form)
+        return self.cost(), -self.support, self.fixity, form
 
 
 @dataclass
@@ -90,20 +107,24 @@ class Parser:
         self.rules = rules
         self.right = right
         self.levels = sorted({r.level for r in rules.values()})
+        self.empty = {w for w, r in rules.items() if r.fixity == EMPTY}  # leaves with no output
 
     def parse(self, command: Sequence[str]) -> list[Node]:
         """The parse tree as nodes, root first; every node's children come after it."""
         n = len(command)
-        at: dict[int, list[int]] = {lv: [] for lv in self.levels}  # infix positions per level
-        for p, w in enumerate(command):
-            r = self.rules.get(w)
+        rule_at = [self.rules.get(w) for w in command]
+        at: dict[int, list[int]] = {lv: [] for lv in self.levels} if n > SHORT else {}
+        for p, r in enumerate(rule_at if n > SHORT else ()):  # infix positions per level
             if r is not None and r.fixity == "infix":
                 at[r.level].append(p)
         nodes = [Node(0, n)]
         todo = [0]
         while todo:
             node = nodes[todo.pop()]
-            split = self._split(command, node.lo, node.hi, at)
+            if n <= SHORT:
+                split = self._scan(rule_at, node.lo, node.hi)
+            else:
+                split = self._split(command, node.lo, node.hi, at)
             if split is None:
                 continue
             p, rule = split
@@ -116,6 +137,26 @@ class Parser:
                 todo.append(len(nodes))
                 nodes.append(Node(lo, hi))
         return nodes
+
+    def _scan(self, rule_at: list[Rule | None], lo: int, hi: int):
+        """`_split` by one pass over a short span: the loosest fitting word; at one level a
+        prefix word before a postfix word before an infix word, the last infix (or first)."""
+        if hi - lo < 2:
+            return None
+        best, found = None, None
+        r = rule_at[lo]
+        if r is not None and r.fixity == "prefix":
+            best, found = (r.level, 0, 0), (lo, r)
+        r = rule_at[hi - 1]
+        if r is not None and r.fixity == "postfix" and (best is None or (r.level, 1) < best[:2]):
+            best, found = (r.level, 1, 0), (hi - 1, r)
+        for p in range(lo + 1, hi - 1):
+            r = rule_at[p]
+            if r is not None and r.fixity == "infix":
+                key = (r.level, 2, p if self.right else -p)
+                if best is None or key < best:
+                    best, found = key, (p, r)
+        return found
 
     def _split(self, command, lo: int, hi: int, at: dict[int, list[int]]):
         if hi - lo < 2:
@@ -148,8 +189,8 @@ class Parser:
 
         Every constituent below the root is first looked up (`lookup(span)`, None when it is
         not known); only when that fails is it split further. With `leaves_only`, only the
-        leaves are looked up (the grammar alone computes the rest). Output None when a leaf
-        fails.
+        leaves are looked up (the grammar alone computes the rest). A word that translates to
+        nothing is an empty leaf. Output None when a leaf fails.
         """
         command = tuple(command)
         nodes = self.parse(command)
@@ -161,11 +202,15 @@ class Parser:
         while todo:
             i = todo.pop()
             node = nodes[i]
-            found = None if leaves_only and node.rule else lookup(command[node.lo : node.hi])
+            span = command[node.lo : node.hi]
+            if len(span) == 1 and span[0] in self.empty:
+                found = ()
+            else:
+                found = None if leaves_only and node.rule else lookup(span)
             if found is not None:
                 value[i] = found
             elif node.rule is None:
-                return None, [], command[node.lo : node.hi]
+                return None, [], span
             else:
                 order.append(i)
                 todo.extend(node.children)

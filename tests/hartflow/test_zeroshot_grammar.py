@@ -60,7 +60,9 @@ class TestForms:
 
     def test_matching_forms(self):
         assert matching_forms([("A",), ("B",)], ("B", "A", "B")) == {(1, 0, 1)}
-        assert matching_forms([("A",)], ("A",) * 5) == set()  # longer than MAX_FORM
+        assert matching_forms([("A",)], ("A",) * 6) == {(0,) * 6}  # no cap on the length
+        assert matching_forms([("J",)], ("L", "J"), {"L"}) == {("L", 0)}  # the word's own token
+        assert matching_forms([("J",), ("L",)], ("L", "J") * 4) == {(1, 0) * 4}
 
 
 class TestPrecedence:
