@@ -336,45 +336,82 @@ def grid_ablation(result: dict) -> str:
 
 
 def structure_accuracy(result: dict) -> str:
-    """Per data set: a summary row per mode, then per category HRR-only / TRM-only / hybrid."""
+    """Per data set: which step buys what (pointer, slots, recombination, selector; hybrid and
+    TRM-only), the decoder with gold slots, per category, and the depth curves."""
     lines = []
-    by = {(r["task"], r["mode"]): r for r in result["rows"]}
-    for task in dict.fromkeys(r["task"] for r in result["rows"]):
-        hyb, trm = by.get((task, "hybrid")), by.get((task, "trm"))
+    for part, obj in result.get("parts", {}).items():
+        slog = part == "slog"
+
+        def score(r: dict | None, key: str = "", slog: bool = slog) -> str:
+            if r is None:
+                return "–"
+            main = r.get(f"{key}official_match") if slog else r.get(f"{key}exact_match")
+            if main is None:
+                return "–"
+            plain = _pct100(r[key + "exact_match"])
+            return f"{_pct100(main)} ({plain})" if slog else _pct100(main)
+
+        rows = {r["name"].split("-", 1)[1]: r for r in obj.get("rows", [])}
+        hrr = obj.get("hrr_only", {})
+        hrr_score = _pct100(hrr.get("official_match" if slog else "exact_match"))
+        metric = "official metric (plain exact match)" if slog else "exact match"
         lines += [
-            f"**{task.upper()} gen** (n = {(hyb or trm)['n']:,}; exact match %, in brackets "
-            "the order-insensitive match)",
+            f"**{part.upper()} gen** ({metric} %; HRR-only {hrr_score}; "
+            f"budget {obj['budget']['minutes']:g} min, rows without recombination "
+            f"{obj['budget']['ablation_minutes']:g} min)",
             "",
-            "| | HRR-only | TRM-only | hybrid | fixed / broken | parameters | minutes | steps/s |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| row | TRM-only | hybrid | fixed / broken | minutes | steps |",
+            "|---|---:|---:|---:|---:|---:|",
         ]
-        if hyb and trm:
+        seeds = sorted(k for k in rows if k.startswith("hybrid-final-s"))
+        steps = [("pointer (earlier refiner)", "pointer-aug0", ""),
+                 ("slots + decoder", "slots-aug0", ""),
+                 ("slots + recombination (halting rule)", "final-s0", "halting_rule_")]  # fmt: skip
+        for label, key, prefix in steps:
+            hyb, trm = rows.get(f"hybrid-{key}"), rows.get(f"trm-{key}")
+            ref = hyb or trm
+            if ref is None:
+                continue
+            fb = f"{hyb['fixed']} / {hyb['broken']}" if hyb and not prefix else "–"
+            lines.append(f"| {label} | {score(trm)} | {score(hyb, prefix)} | {fb} | "
+                         f"{ref['train_minutes']:.1f} | {ref['steps']:,} |")  # fmt: skip
+        finals = [rows[k] for k in seeds]
+        for r in finals:
             lines.append(
-                f"| overall | {_pct100(hyb['hrr_exact_match'])} | {_pct100(trm['exact_match'])} "
-                f"({_pct100(trm['order_insensitive_match'])}) | **{_pct100(hyb['exact_match'])}** "
-                f"({_pct100(hyb['order_insensitive_match'])}) | {hyb['fixed']} / {hyb['broken']} | "
-                f"{hyb['parameters']:,} | {hyb['train_minutes']:.1f} / {trm['train_minutes']:.1f}"
-                f" | {hyb['steps_per_second']:.1f} / {trm['steps_per_second']:.1f} |"
+                f"| **+ selector** (seed {r['seed']}) | – | **{score(r)}** | "
+                f"{r['fixed']} / {r['broken']} | {r['train_minutes']:.1f} | {r['steps']:,} |"
             )
+        if len(finals) > 1:
+            key = "official_match" if slog else "exact_match"
+            mean = sum(r[key] for r in finals) / len(finals)
+            lines.append(f"| + selector, mean of {len(finals)} seeds | – | **{_pct100(mean)}** "
+                         "| | | |")  # fmt: skip
+        gold = obj.get("gold_slot_decoder")
+        if gold:
+            lines.append(f"| decoder with gold slots (graphs rebuilt) | | "
+                         f"{_pct100(gold['exact_graph'])} | | | |")  # fmt: skip
+        hyb, trm = rows.get("hybrid-final-s0"), rows.get("trm-final-s0")
+        if hyb:
+            per = "per_category_official" if slog else "per_category"
+            hrr_cat = hrr.get(per) or hyb.get("hypothesis_per_category", {})
             lines += ["", "| category | HRR-only | TRM-only | hybrid | hybrid, any order |",
                       "|---|---:|---:|---:|---:|"]  # fmt: skip
-            for c, v in hyb["per_category"].items():
-                lines.append(
-                    f"| {c} | {_pct100(hyb['hypothesis_per_category'][c])} | "
-                    f"{_pct100(trm['per_category'][c])} | {_pct100(v)} | "
-                    f"{_pct100(hyb['per_category_order_insensitive'][c])} |"
-                )
+            for c, v in hyb[per].items():
+                t = _pct100(trm[per][c]) if trm and per in trm else "–"
+                lines.append(f"| {c} | {_pct100(hrr_cat.get(c))} | {t} | {_pct100(v)} | "
+                             f"{_pct100(hyb['per_category_order_insensitive'][c])} |")  # fmt: skip
+        curves = obj.get("depth_curves")
+        if curves:
+            lines += ["", f"Depth curves ({metric.split(' (')[0]} %, by recursion depth; "
+                      "`structure_depth.png`):", "",
+                      "| family | mode | " + " | ".join(str(d) for d in range(1, 13)) + " |",
+                      "|---|---|" + "---:|" * 12]  # fmt: skip
+            for mode, fams in curves.items():
+                for fam, points in fams.items():
+                    cells = [_pct100(points[str(d)]["exact"]) if str(d) in points else ""
+                             for d in range(1, 13)]  # fmt: skip
+                    lines.append(f"| {fam} | {mode} | " + " | ".join(cells) + " |")
         lines.append("")
-    if result.get("ablations"):
-        lines += ["**Ablations** (COGS gen, hybrid, shorter budget; one field changed)", "",
-                  "| T | n | N_sup | minutes | steps | exact match | any order |",
-                  "|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-        for r in result["ablations"]:
-            lines.append(
-                f"| {r['n_cycles']} | {r['n_latent_steps']} | {r['max_halt_steps']} | "
-                f"{r['train_minutes']:.1f} | {r['steps']:,} | {_pct100(r['exact_match'])} | "
-                f"{_pct100(r['order_insensitive_match'])} |"
-            )
     return "\n".join(lines).rstrip()
 
 

@@ -1,24 +1,35 @@
-"""HRR-only vs TRM-only vs the hybrid structure refiner on COGS gen and SLOG gen (whole sets).
+"""Structure by composition on COGS gen and SLOG gen (whole sets): which step buys what.
 
-    python -m benchmarks.structure_accuracy --part cogs --minutes 10   # hybrid, trm, ablations
-    python -m benchmarks.structure_accuracy --part slog --minutes 10
-    python -m benchmarks.structure_accuracy --merge                    # -> structure_accuracy.json
-    python -m benchmarks.structure_accuracy --part cogs --quick        # smoke (tiny budgets)
+    python -m benchmarks.structure_accuracy --part cogs [--minutes 10 --ablation-minutes 4]
+    python -m benchmarks.structure_accuracy --part slog
+    python -m benchmarks.structure_accuracy --merge        # -> structure_accuracy.json + PNG
+    python -m benchmarks.structure_accuracy --part cogs --quick     # smoke (tiny budgets)
 
-Hybrid and TRM-only train the same structure refiner with the same wall-clock budget and batch
-(TRM-only without the memory's evidence: no translations, no hypothesis graph); both are scored on
-the whole generalisation set, exact match on the string and the order-insensitive match
-(conjunct sets). HRR-only is the zero-shot reasoner's own answer on the same sentences; fixed /
-broken count hybrid answers that differ from it for the better / worse. Ablations (COGS): T, n,
-and deep supervision (N_sup = 1: one supervision step per batch) around the defaults.
+Rows, each hybrid (with the memory's evidence) and TRM-only (without) at the same wall-clock budget
+and batch, scored on the whole generalisation set:
+
+- `pointer`: the earlier refiner (a pointer over positions per role), no recombination;
+- `slots`: per-position slots + the constrained decoder, no recombination;
+- `slots + recombination`: the same trained on recombined pairs too (the default), the hybrid
+  choosing by its halting head; `+ selector`: the same run choosing by the fitted selector (the
+  default hybrid), with a second seed beside it;
+- `decoder, gold slots`: the decoder given every node's gold slots (no learning).
+
+COGS is scored by exact match (its official metric), SLOG by its official metric
+(`hartflow.data.slog_metric`) with plain exact match beside it. HRR-only is the zero-shot reasoner's
+own answer; fixed / broken count hybrid answers that differ from it for the better / worse. Depth
+curves: exact match by recursion depth (the longest chain of edges of one role family in the gold
+graph, e.g. nested PPs or clauses) for COGS pp/cp_recursion and SLOG PP, CP and center_embed.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 import time
+from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,17 +37,67 @@ from typing import Any
 from rich.console import Console
 
 from benchmarks.common import RESULTS, machine, save
+from hartflow.data import load_examples
+from hartflow.data.logical_form import Graph, parse_form, to_graph
+from hartflow.data.slog_metric import official_match
+from hartflow.data.slots import decode_edges, graph_slots, same_edges
+from hartflow.evaluation import evaluate
 from hartflow.hybrid import TrainConfig, evaluate_refiner, train
+from hartflow.hybrid.config import STRUCTURE_DEFAULTS
+from hartflow.zeroshot.lexicon import induce_lexicon
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PARTS = {"cogs": DATA / "cogs", "slog": DATA / "slog"}
-BASE = dict(  # the refiner every row trains (ablations change one field)
-    dim=128, n_heads=4, expansion=2.0, n_cycles=2, n_latent_steps=2, max_halt_steps=2,
-    batch_size=64, lr=1e-3, warmup_steps=50, corruption=0.4, word_dropout=0.1, window=4,
-    ema_decay=0.99, max_steps=10**9, ckpt_every=500, log_every=25, refiner_kind="structure",
+BASE = dict(  # the refiner every row trains (rows change edge_output / augment / seed)
+    n_heads=4, expansion=2.0, n_cycles=2, n_latent_steps=2, max_halt_steps=2, word_dropout=0.1,
+    window=4, ema_decay=0.99, max_steps=10**9, refiner_kind="structure", **STRUCTURE_DEFAULTS,
 )  # fmt: skip
-ABLATIONS = (("n_cycles", (1, 3)), ("n_latent_steps", (1, 3)), ("max_halt_steps", (1,)))
+DEPTH_CATEGORIES = {
+    "cogs": ("pp_recursion", "cp_recursion"),
+    "slog": ("PP", "CP", "center_embed"),
+}
 console = Console(stderr=True)
+
+
+def depth(graph: Graph) -> int:
+    """The longest chain of edges of one role family (the role path's first token: `nmod` for
+    every PP and relative clause) along any directed path of the graph."""
+    out = defaultdict(list)
+    for e in graph.edges:
+        out[e.head].append(e)
+    best = 0
+
+    def walk(node: int, counts: dict[str, int], seen: frozenset) -> None:
+        nonlocal best
+        best = max(best, *counts.values(), 0)
+        for e in out[node]:
+            if e.target in seen:
+                continue
+            c = dict(counts)
+            c[e.role[0]] = c.get(e.role[0], 0) + 1
+            walk(e.target, c, seen | {e.target})
+
+    for start in {e.head for e in graph.edges}:
+        walk(start, {}, frozenset([start]))
+    return best
+
+
+def _family(part: str, category: str) -> str | None:
+    for fam in DEPTH_CATEGORIES[part]:
+        if category == fam or category.startswith(fam + "_"):
+            return fam
+    return None
+
+
+def _read_predictions(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def _scored(part: str, rows: list[dict[str, str]]) -> list[bool]:
+    if part == "slog":
+        return [official_match(r["answer"] or None, r["gold"]) for r in rows]
+    return [r["correct"] == "true" for r in rows]
 
 
 def _run(
@@ -45,44 +106,84 @@ def _run(
     out = work / name
     if not reuse:
         shutil.rmtree(out, ignore_errors=True)
-    # reuse: a run folder that already holds its budget's checkpoint resumes (and stops at once)
     trained = train(cfg, out=out, resume=reuse)
-    ev = evaluate_refiner(out, max_test=max_test, batch_size=256)
+    ev = evaluate_refiner(out, max_test=max_test, batch_size=256,
+                          predictions=out / "predictions.tsv")  # fmt: skip
     row = {
-        "task": cfg.task, "split": cfg.split, "mode": cfg.mode, "n": ev["n"],
+        "name": name, "task": cfg.task, "split": cfg.split, "mode": cfg.mode,
+        "edge_output": cfg.edge_output, "augment": cfg.augment, "seed": cfg.seed, "n": ev["n"],
         "exact_match": ev["exact_match"], "order_insensitive_match": ev["order_insensitive_match"],
+        "official_match": ev.get("official_match"),
+        "halting_rule_exact_match": ev.get("halting_rule_exact_match"),
+        "halting_rule_official_match": ev.get("halting_rule_official_match"),
+        "refiner_alone_exact_match": ev.get("refiner_alone_exact_match"),
         "hrr_exact_match": ev.get("hypothesis_exact_match"), "fixed": ev.get("fixed"),
         "broken": ev.get("broken"), "ill_formed": ev["ill_formed"], "steps": trained["step"],
         "train_minutes": trained["seconds"] / 60,
         "steps_per_second": trained["step"] / max(trained["seconds"], 1e-9),
         "eval_seconds": ev["seconds"], "parameters": trained["parameters"],
-        "n_cycles": cfg.n_cycles, "n_latent_steps": cfg.n_latent_steps,
-        "max_halt_steps": cfg.max_halt_steps,
+        "answer_sources": ev.get("answer_sources"), "selector": ev.get("selector"),
     }  # fmt: skip
-    for key in ("per_category", "per_category_order_insensitive", "hypothesis_per_category"):
+    for key in ("per_category", "per_category_official", "per_category_order_insensitive",
+                "hypothesis_per_category"):  # fmt: skip
         if key in ev:
             row[key] = ev[key]
     console.print(f"{name}: {json.dumps({k: v for k, v in row.items() if 'categ' not in k})}")
     return row
 
 
+def gold_slot_decoder(part: str) -> dict[str, Any]:
+    """The decoder's exact graph rebuilds from gold slots on the whole generalisation set."""
+    parts = load_examples(part, "gen", data_dir=PARTS[part])
+    anchors = induce_lexicon([(e.input.split(), e.output.split()) for e in parts["train"]])
+    hits, per_cat, total = 0, defaultdict(int), defaultdict(int)
+    for e in parts["test"]:
+        g = to_graph(parse_form(e.output), e.input.split(), anchors=anchors)
+        got, left = decode_edges(graph_slots(g))
+        ok = left == 0 and same_edges(got, g.edges)
+        hits += ok
+        per_cat[e.category] += ok
+        total[e.category] += 1
+    return {"n": len(parts["test"]), "exact_graph": hits / len(parts["test"]),
+            "per_category": {c: per_cat[c] / total[c] for c in sorted(total)}}  # fmt: skip
+
+
+def depth_curves(part: str, work: Path, runs: dict[str, Path]) -> dict[str, Any]:
+    """Exact match (SLOG: official) by depth per category family, for each run's predictions."""
+    parts = load_examples(part, "gen", data_dir=PARTS[part])
+    anchors = induce_lexicon([(e.input.split(), e.output.split()) for e in parts["train"]])
+    depths = [depth(to_graph(parse_form(e.output), e.input.split(), anchors=anchors))
+              for e in parts["test"]]  # fmt: skip
+    curves: dict[str, Any] = {}
+    for mode, path in runs.items():
+        if not path.is_file():
+            continue
+        rows = _read_predictions(path)
+        hits = _scored(part, rows)
+        table: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+        for e, d, ok in zip(parts["test"], depths, hits, strict=True):
+            fam = _family(part, e.category)
+            if fam is not None:
+                table[fam][d][0] += ok
+                table[fam][d][1] += 1
+        curves[mode] = {fam: {str(d): {"exact": h / n, "n": n} for d, (h, n) in sorted(t.items())}
+                        for fam, t in table.items()}  # fmt: skip
+    return curves
+
+
 def run_part(
     part: str, work: Path, *, minutes: float, ablation_minutes: float, quick: bool = False,
-    ablations: bool = True, reuse: bool = False,
+    seeds: tuple[int, ...] = (0, 1), reuse: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
-    """Hybrid and TRM-only on one data set, then (COGS) the ablations; the part's JSON is rewritten
-    after every run, so an interrupted benchmark keeps what it measured."""
-    rows: list[dict] = []
-    ablated: list[dict] = []
-    obj: dict[str, Any] = {
-        "rows": rows,
-        "ablations": ablated,
-        "budget": {"minutes": minutes, "ablation_minutes": ablation_minutes},
-    }
+    """Every row of one data set; the part's JSON is rewritten after every run, so an
+    interrupted benchmark keeps what it measured."""
+    obj: dict[str, Any] = {"rows": [], "budget": {"minutes": minutes,
+                                                 "ablation_minutes": ablation_minutes}}
     start = time.perf_counter()
 
-    def keep(row: dict, into: list) -> None:
-        into.append(row)
+    def keep(row: dict | None = None) -> None:
+        if row is not None:
+            obj["rows"].append(row)
         obj["seconds"] = time.perf_counter() - start
         (work / f"{part}.json").write_text(json.dumps(obj, indent=2))
 
@@ -92,29 +193,68 @@ def run_part(
         minutes=minutes, max_train=600 if quick else None, **BASE,
     )  # fmt: skip
     max_test = 200 if quick else None
+    obj["gold_slot_decoder"] = gold_slot_decoder(part)
+    keep()
+    hrr = evaluate("hrr", part, "gen", data_dir=PARTS[part], predictions=work / f"{part}-hrr.tsv")
+    obj["hrr_only"] = {k: hrr.get(k) for k in ("exact_match", "official_match", "per_category",
+                                                "per_category_official", "seconds")}  # fmt: skip
+    keep()
+    final = {}
     for mode in ("hybrid", "trm"):
-        keep(_run(replace(base, mode=mode), work, f"{part}-{mode}", max_test, reuse=reuse), rows)
-    if ablations and part == "cogs":
-        for field, values in ABLATIONS[:1] if quick else ABLATIONS:
-            for value in values:
-                cfg = replace(base, minutes=ablation_minutes, **{field: value})
-                keep(_run(cfg, work, f"{part}-{field}{value}", max_test, reuse=reuse), ablated)
-        cfg = replace(base, minutes=ablation_minutes)  # the default at the ablations' budget
-        keep(_run(cfg, work, f"{part}-default-short", max_test, reuse=reuse), ablated)
+        name = f"{part}-{mode}-final-s{seeds[0]}"
+        keep(_run(replace(base, mode=mode, seed=seeds[0]), work, name, max_test, reuse=reuse))
+        final[mode] = work / name / "predictions.tsv"
+    obj["depth_curves"] = depth_curves(part, work, {"hrr": work / f"{part}-hrr.tsv", **final})
+    keep()
+    for seed in seeds[1:]:
+        name = f"{part}-hybrid-final-s{seed}"
+        keep(_run(replace(base, mode="hybrid", seed=seed), work, name, max_test, reuse=reuse))
+    for edge_output, augment in (("slots", 0), ("pointer", 0)):
+        for mode in ("hybrid", "trm"):
+            cfg = replace(base, mode=mode, edge_output=edge_output, augment=augment,
+                          minutes=ablation_minutes)  # fmt: skip
+            keep(_run(cfg, work, f"{part}-{mode}-{edge_output}-aug{augment}", max_test,
+                      reuse=reuse))  # fmt: skip
     return obj
 
 
 def merge(work: Path) -> dict[str, Any]:
-    rows, ablations, budgets = [], [], {}
+    out: dict[str, Any] = {"parts": {}, "settings": BASE, "machine": machine()}
     for part in PARTS:
         path = work / f"{part}.json"
         if path.is_file():
-            obj = json.loads(path.read_text())
-            rows += obj["rows"]
-            ablations += obj["ablations"]
-            budgets[part] = obj["budget"]
-    return {"rows": rows, "ablations": ablations, "budget": budgets, "settings": BASE,
-            "machine": machine()}  # fmt: skip
+            out["parts"][part] = json.loads(path.read_text())
+    return out
+
+
+def plot(obj: dict[str, Any], png: Path) -> Path | None:
+    """Depth curves: one panel per category family, one line per mode."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    panels = [(part, fam) for part, p in obj["parts"].items()
+              for fam in DEPTH_CATEGORIES[part] if p.get("depth_curves")]  # fmt: skip
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
+    for ax, (part, fam) in zip(axes[0], panels, strict=True):
+        for mode, curves in obj["parts"][part]["depth_curves"].items():
+            points = curves.get(fam, {})
+            xs = sorted(int(d) for d in points)
+            ax.plot(xs, [100 * points[str(d)]["exact"] for d in xs], marker="o", label=mode)
+        ax.set_title(f"{part} {fam}")
+        ax.set_xlabel("depth")
+        ax.set_ylim(-2, 102)
+    axes[0][0].set_ylabel("exact match % (SLOG: official)")
+    axes[0][-1].legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png
 
 
 def main() -> None:
@@ -123,7 +263,7 @@ def main() -> None:
     p.add_argument("--merge", action="store_true")
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--ablation-minutes", type=float, default=4.0)
-    p.add_argument("--no-ablations", action="store_true")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--reuse", action="store_true", help="keep finished runs (resume them)")
     p.add_argument("--work", type=Path, default=Path("runs/structure_accuracy"))
@@ -132,10 +272,13 @@ def main() -> None:
         minutes = 0.2 if args.quick else args.minutes
         run_part(args.part, args.work, minutes=minutes, quick=args.quick,
                  ablation_minutes=0.2 if args.quick else args.ablation_minutes,
-                 ablations=not args.no_ablations, reuse=args.reuse)  # fmt: skip
+                 seeds=tuple(args.seeds), reuse=args.reuse)  # fmt: skip
     if args.merge:
-        save("structure_accuracy", merge(args.work))
-        console.print(f"wrote {RESULTS / 'structure_accuracy.json'}")
+        obj = merge(args.work)
+        save("structure_accuracy", obj)
+        png = plot(obj, RESULTS / "structure_depth.png")
+        also = f" and {png}" if png else ""
+        console.print(f"wrote {RESULTS / 'structure_accuracy.json'}{also}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import torch
 
 from hartflow.checkpoint import latest_checkpoint, load_checkpoint, read_config
 from hartflow.data.logical_form import conjunct_set
+from hartflow.data.slog_metric import official_match
 from hartflow.errors import HartFlowError
 from hartflow.hybrid.batching import collate, make_items
 from hartflow.hybrid.config import TrainConfig
@@ -146,6 +147,10 @@ def evaluate_refiner(
             selector=selector,
         )  # fmt: skip
         preds = dict(enumerate(answers))
+        halting, _ = hybrid_answers(  # the halting head's rule alone, for comparison
+            raw, features, data.test_hyps, commands, anchors=config.get("anchors"),
+            selector=Selector(),
+        )  # fmt: skip
         refiner_alone = sum(p == a for p, (_, a) in zip(raw, data.test, strict=True))
     else:
         preds = _sequence_answers(
@@ -207,6 +212,13 @@ def evaluate_refiner(
     if structure:
         result["refiner_alone_exact_match"] = refiner_alone / n  # before the selector
         result["answer_sources"] = dict(sorted(Counter(sources).items()))
+        gold = [a for _, a in data.test]
+        result["halting_rule_exact_match"] = sum(
+            p == a for p, a in zip(halting, gold, strict=True)) / n  # fmt: skip
+        if run_cfg.task == "slog":
+            result["halting_rule_official_match"] = sum(
+                official_match(None if p is None else " ".join(p), " ".join(a))
+                for p, a in zip(halting, gold, strict=True)) / n  # fmt: skip
         result["selector"] = selector.to_json()
         result["order_insensitive_match"] = unordered / n
         result["ill_formed"] = sum(p is None for p in preds.values())

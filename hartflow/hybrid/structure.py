@@ -368,11 +368,10 @@ def decode_graph(
 
     nodes = []
     for i in range(n):
-        k = int(decided["kind"][i])
-        nodes.append(
-            Node(tok(int(decided["pred"][i])), bool(k & 1), bool(k & 2),
-                 tok(int(decided["const"][i])))
-        )  # fmt: skip
+        k, pred = int(decided["kind"][i]), tok(int(decided["pred"][i]))
+        if pred is None:
+            k = 0  # a unary conjunct or definite marker needs a predicate: none without one
+        nodes.append(Node(pred, bool(k & 1), bool(k & 2), tok(int(decided["const"][i]))))
     edges = []
     if "slot_logp" in decided:
         logp = decided["slot_logp"][:n].clone()

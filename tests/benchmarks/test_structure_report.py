@@ -1,26 +1,49 @@
-"""The structure_accuracy benchmark's README table renders from its JSON fields."""
+"""The structure_accuracy benchmark's README tables render from its JSON fields."""
 
 from __future__ import annotations
 
 from benchmarks.report import structure_accuracy
 
 
-def row(mode: str, exact: float) -> dict:
+def row(name: str, mode: str, exact: float, *, official: float | None = None,
+        seed: int = 0) -> dict:  # fmt: skip
     cats = {"pp_recursion": exact, "subj_to_obj_common": 1.0}
     return {
-        "task": "cogs", "split": "gen", "mode": mode, "n": 2000, "exact_match": exact,
-        "order_insensitive_match": exact, "hrr_exact_match": 0.5 if mode == "hybrid" else None,
-        "fixed": 10 if mode == "hybrid" else None, "broken": 2 if mode == "hybrid" else None,
-        "ill_formed": 0, "steps": 100, "train_minutes": 2.0, "steps_per_second": 0.8,
-        "eval_seconds": 30.0, "parameters": 1234, "n_cycles": 2, "n_latent_steps": 2,
-        "max_halt_steps": 2, "per_category": cats, "per_category_order_insensitive": cats,
+        "name": name, "task": "cogs", "split": "gen", "mode": mode, "seed": seed, "n": 2000,
+        "exact_match": exact, "official_match": official, "order_insensitive_match": exact,
+        "halting_rule_exact_match": exact - 0.1, "halting_rule_official_match": official,
+        "hrr_exact_match": 0.5, "fixed": 10, "broken": 2, "ill_formed": 0, "steps": 100,
+        "train_minutes": 2.0, "steps_per_second": 0.8, "parameters": 1234,
+        "per_category": cats, "per_category_official": cats,
+        "per_category_order_insensitive": cats,
         "hypothesis_per_category": {"pp_recursion": 0.0, "subj_to_obj_common": 1.0},
     }  # fmt: skip
 
 
-def test_table_has_every_mode_and_category():
-    text = structure_accuracy({"rows": [row("hybrid", 0.9), row("trm", 0.1)],
-                               "ablations": [row("hybrid", 0.8)]})  # fmt: skip
-    assert "| overall | 50.0 % | 10.0 % (10.0 %) | **90.0 %** (90.0 %) | 10 / 2 |" in text
-    assert "| pp_recursion | 0.0 % | 10.0 % | 90.0 % | 90.0 % |" in text
-    assert "**Ablations**" in text and "| 2 | 2 | 2 | 2.0 | 100 | 80.0 % | 80.0 % |" in text
+def part(task: str) -> dict:
+    off = 0.95 if task == "slog" else None
+    return {
+        "budget": {"minutes": 10, "ablation_minutes": 4},
+        "hrr_only": {"exact_match": 0.5, "official_match": 0.6 if off else None},
+        "gold_slot_decoder": {"exact_graph": 1.0},
+        "rows": [row(f"{task}-hybrid-final-s0", "hybrid", 0.9, official=off),
+                 row(f"{task}-trm-final-s0", "trm", 0.2, official=off),
+                 row(f"{task}-hybrid-final-s1", "hybrid", 0.8, official=off, seed=1),
+                 row(f"{task}-hybrid-pointer-aug0", "hybrid", 0.85, official=off)],
+        "depth_curves": {"hybrid": {"pp_recursion": {"3": {"exact": 0.5, "n": 10}}}},
+    }  # fmt: skip
+
+
+def test_tables_have_every_step_mode_and_category():
+    text = structure_accuracy({"parts": {"cogs": part("cogs"), "slog": part("slog")}})
+    assert "**COGS gen** (exact match %; HRR-only 50.0 %" in text
+    assert "| slots + recombination (halting rule) | 20.0 % | 80.0 % | – |" in text
+    assert "| **+ selector** (seed 1) | – | **80.0 %** | 10 / 2 |" in text
+    assert "| + selector, mean of 2 seeds | – | **85.0 %** |" in text
+    assert "| pointer (earlier refiner) | – | 85.0 % | 10 / 2 |" in text
+    assert "| decoder with gold slots (graphs rebuilt) | | 100.0 % |" in text
+    assert "| pp_recursion | 0.0 % | 20.0 % | 90.0 % | 90.0 % |" in text
+    assert "| pp_recursion | hybrid |  |  | 50.0 % |" in text
+    # SLOG leads with its official metric, plain exact match in brackets
+    assert "**SLOG gen** (official metric (plain exact match) %; HRR-only 60.0 %" in text
+    assert "| **+ selector** (seed 0) | – | **95.0 % (90.0 %)** |" in text
