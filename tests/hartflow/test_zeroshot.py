@@ -99,6 +99,22 @@ class TestReasoner:
         assert scores[0] == scores[1] == len(test)
 
 
+def test_a_scan_split_through_the_grammar_alone(jump):
+    # every SCAN function word is a rule (around: 8 references; left: its own token; turn:
+    # nothing), and the rules alone, with single words as the only leaves, answer the split
+    train, test = jump
+    reasoner = ZeroShotReasoner(d=256).fit(train)
+    shapes = {w: r.shape(w) for w, r in reasoner.rules.items()}
+    assert shapes["around"] == "x around y -> " + " ".join(["[y] [x]"] * 4)
+    assert shapes["left"] == "x left -> I_TURN_LEFT [x]" and shapes["turn"] == "turn -> (nothing)"
+    parser = reasoner.grammar.parser()
+    words = {(w,): (t,) for w, t in reasoner.induced.items()}
+    got = [parser.interpret(i, words.get, leaves_only=True)[0] for i, _ in test]
+    assert got == [o for _, o in test]
+    a = reasoner.answer(("jump", "around", "left", "twice"))
+    assert any(r.startswith("'around'") for r in a.rules)
+
+
 @pytest.mark.parametrize("split", ["simple", "length", "around_right", "addprim_turn_left"])
 def test_scan_splits_exact(split):
     result = evaluate("scan", split, d=512)

@@ -150,3 +150,72 @@ class TestLongCommands:
         assert len(command) > 10_000
         a = reasoner.answer(command)
         assert a.tokens == ("W", "W") * 3334
+
+
+class TestAlignment:
+    """Forms read off the pairs by alignment: any length, own tokens, words meaning nothing."""
+
+    @pytest.mark.parametrize(
+        "fixity,form",
+        [
+            ("infix", (0, 1, 1, 0, 0, 1, 0)),  # 7 references
+            ("infix", (1, 0) * 4),  # 8 references, like SCAN's around
+            ("infix", (0, "T", 1)),  # the word's own token between its arguments
+            ("postfix", ("T", 0)),  # like SCAN's 'x left -> LTURN [x]'
+            ("prefix", (0, 0, "T", 0, 0, 0)),
+        ],
+    )
+    def test_long_forms_and_own_tokens_are_read_off(self, fixity, form):
+        rules = {
+            "fep": Rule("fep", fixity, form, level=0),
+            "kiki": Rule("kiki", "infix", (0, 1), level=1),
+        }
+        shape = {"prefix": "fep {0}", "postfix": "{0} fep", "infix": "{0} fep {1}"}[fixity]
+        study = ALONE + pairs(
+            rules,
+            [shape.format("dax", "lug"), shape.format("wif", "dax"), "lug kiki wif",
+             shape.format("dax kiki wif", "lug")],
+        )  # fmt: skip
+        reasoner = ZeroShotReasoner(d=256).fit(study)
+        got = reasoner.rules["fep"]
+        assert (got.fixity, got.form) == (fixity, form)
+        queries = pairs(rules, [shape.format("zup kiki lug", "wif kiki zup")])
+        assert answers(study, queries) == [True]
+
+    @pytest.mark.parametrize("n", [2, 3, 4, 5, 6])
+    def test_repetition_counts(self, n):
+        rules = {
+            "kiki": Rule("kiki", "infix", (1, 0), level=0),
+            "fep": Rule("fep", "postfix", (0,) * n, level=1),
+        }
+        study = ALONE + pairs(rules, ["dax fep", "lug kiki wif", "wif fep kiki dax"])
+        got = ZeroShotReasoner(d=256).fit(study).rules["fep"]
+        assert (got.fixity, got.form) == ("postfix", (0,) * n)
+        assert answers(study, pairs(rules, ["zup fep", "lug kiki zup fep"])) == [True, True]
+
+    def test_a_word_that_translates_to_nothing(self):
+        # 'tun' is never seen alone and brings no token: 'tun lft' is just lft's own token
+        rules = {
+            "kiki": Rule("kiki", "infix", (0, 1), level=0),
+            "lft": Rule("lft", "postfix", ("L", 0), level=1),
+        }
+        study = ALONE + [(("tun", "lft"), ("L",))]
+        study += pairs(rules, ["dax lft", "lug lft", "wif kiki dax lft"])
+        study.append((("tun", "lft", "kiki", "dax"), ("L", "RED")))
+        reasoner = ZeroShotReasoner(d=256).fit(study)
+        assert reasoner.rules["tun"].fixity == "empty"
+        assert reasoner.rules["lft"].form == ("L", 0)
+        a = reasoner.answer(("zup", "kiki", "tun", "lft"))
+        assert a.tokens == ("YELLOW", "L")
+        assert any("'tun': tun -> (nothing)" in r for r in a.rules)
+
+    def test_the_long_form_family_of_episodes(self):
+        episodes = [generate(seed, max_form=8, own_tokens=True) for seed in (3, 5, 8)]
+        refs = [sum(isinstance(i, int) for i in r.form) for e in episodes for r in e.rules.values()]
+        assert max(refs) > 4 and any(r.own() for e in episodes for r in e.rules.values())
+        assert all(score(e)["solved"] for e in episodes)
+
+    def test_default_episodes_keep_todays_family(self):
+        for seed in range(6):
+            for r in generate(seed).rules.values():
+                assert len(r.form) <= 4 and not r.own()
