@@ -199,7 +199,7 @@ class TestAlignment:
             "kiki": Rule("kiki", "infix", (0, 1), level=0),
             "lft": Rule("lft", "postfix", ("L", 0), level=1),
         }
-        study = ALONE + [(("tun", "lft"), ("L",))]
+        study = [*ALONE, (("tun", "lft"), ("L",))]
         study += pairs(rules, ["dax lft", "lug lft", "wif kiki dax lft"])
         study.append((("tun", "lft", "kiki", "dax"), ("L", "RED")))
         reasoner = ZeroShotReasoner(d=256).fit(study)
