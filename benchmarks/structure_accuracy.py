@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import shutil
 import time
 from collections import defaultdict
@@ -46,7 +47,9 @@ from hartflow.hybrid import TrainConfig, evaluate_refiner, train
 from hartflow.hybrid.config import STRUCTURE_DEFAULTS
 from hartflow.zeroshot.lexicon import induce_lexicon
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(
+    os.environ.get("HARTFLOW_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 PARTS = {"cogs": DATA / "cogs", "slog": DATA / "slog"}
 BASE = dict(  # the refiner every row trains (rows change edge_output / augment / seed)
     n_heads=4, expansion=2.0, n_cycles=2, n_latent_steps=2, max_halt_steps=2, word_dropout=0.1,
@@ -152,18 +155,21 @@ def depth_curves(part: str, work: Path, runs: dict[str, Path]) -> dict[str, Any]
     """Exact match (SLOG: official) by depth per category family, for each run's predictions."""
     parts = load_examples(part, "gen", data_dir=PARTS[part])
     anchors = induce_lexicon([(e.input.split(), e.output.split()) for e in parts["train"]])
-    depths = [depth(to_graph(parse_form(e.output), e.input.split(), anchors=anchors))
-              for e in parts["test"]]  # fmt: skip
+    where = {}  # sentence -> (family, depth) for the families with a depth curve
+    for e in parts["test"]:
+        fam = _family(part, e.category)
+        if fam is not None:
+            g = to_graph(parse_form(e.output), e.input.split(), anchors=anchors)
+            where[" ".join(e.input.split())] = (fam, depth(g))
     curves: dict[str, Any] = {}
     for mode, path in runs.items():
         if not path.is_file():
             continue
         rows = _read_predictions(path)
-        hits = _scored(part, rows)
         table: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-        for e, d, ok in zip(parts["test"], depths, hits, strict=True):
-            fam = _family(part, e.category)
-            if fam is not None:
+        for r, ok in zip(rows, _scored(part, rows), strict=True):
+            if r["input"] in where:
+                fam, d = where[r["input"]]
                 table[fam][d][0] += ok
                 table[fam][d][1] += 1
         curves[mode] = {fam: {str(d): {"exact": h / n, "n": n} for d, (h, n) in sorted(t.items())}
@@ -195,7 +201,8 @@ def run_part(
     max_test = 200 if quick else None
     obj["gold_slot_decoder"] = gold_slot_decoder(part)
     keep()
-    hrr = evaluate("hrr", part, "gen", data_dir=PARTS[part], predictions=work / f"{part}-hrr.tsv")
+    hrr = evaluate(part, "gen", mode="hrr", data_dir=PARTS[part],
+                   predictions=work / f"{part}-hrr.tsv")  # fmt: skip
     obj["hrr_only"] = {k: hrr.get(k) for k in ("exact_match", "official_match", "per_category",
                                                 "per_category_official", "seconds")}  # fmt: skip
     keep()
