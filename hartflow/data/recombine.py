@@ -174,7 +174,7 @@ def recombine(
         for s in found:
             level = sum(t.lo >= s.lo and t.hi <= s.hi and t != s for t in found)
             pool[s.type][level].append((gi, s))
-    types = sorted(pool, key=repr)
+    types = list(pool)  # first-occurrence order: a renamed data set samples the same pairs
     if not types:
         return []
     max_len = max_len or 2 * max(len(g.words) for g in graphs)

@@ -299,3 +299,64 @@ def test_renaming_gives_the_same_answers_renamed(tmp_path):
         assert (a is None) == (b is None)
         if a is not None:
             assert tuple(back.get(t, t) for t in b) == a
+
+
+class TestNothingDroppedInSilence:
+    @pytest.fixture
+    def broken(self, lf_files, tmp_path):
+        lines = lf_files[0].read_text().splitlines()
+        lines[4] = lines[4].replace(" )", "", 1)  # line 5: one broken bracket
+        path = tmp_path / "broken.tsv"
+        path.write_text("\n".join(lines) + "\n")
+        return path, lf_files[1]
+
+    def test_strict_names_the_file_and_line(self, broken, tmp_path):
+        from hartflow.errors import HartFlowError
+
+        with pytest.raises(HartFlowError, match=r"broken\.tsv:5: .*logical form"):
+            train(config(broken, tmp_path, max_steps=2, strict=True), out=tmp_path / "s")
+
+    def test_otherwise_skipped_counted_and_listed(self, broken, tmp_path, caplog):
+        out = tmp_path / "ns"
+        with caplog.at_level("WARNING"):
+            train(config(broken, tmp_path, max_steps=2, augment=0), out=out)
+        assert "skipped 1 training line(s)" in caplog.text and "broken.tsv:5" in caplog.text
+        saved = json.loads(next((out / "checkpoints").iterdir()).joinpath("config.json")
+                           .read_text())  # fmt: skip
+        assert saved["skipped_training_pairs"] == 1
+        assert saved["skipped_training_lines"][0].startswith(f"{broken[0]}:5: ")
+
+
+def test_minutes_alone_trains_for_the_minutes_with_the_benchmark_settings(lf_files):
+    from hartflow.hybrid.config import STRUCTURE_DEFAULTS, UNTIL_BUDGET
+    from hartflow.hybrid.training import with_defaults
+
+    base = TrainConfig(task=None, split=None, train_file=str(lf_files[0]),
+                       test_file=str(lf_files[1]), minutes=3.0)  # fmt: skip
+    cfg = with_defaults(base, set())
+    assert cfg.refiner_kind == "structure" and cfg.max_steps == UNTIL_BUDGET
+    assert (cfg.dim, cfg.batch_size, cfg.lr) == tuple(
+        STRUCTURE_DEFAULTS[k] for k in ("dim", "batch_size", "lr"))  # fmt: skip
+    given = with_defaults(TrainConfig(**{**base.to_json(), "dim": 32, "max_steps": 50}),
+                          {"dim", "max_steps"})  # fmt: skip
+    assert given.dim == 32 and given.max_steps == 50 and given.batch_size == 64
+
+
+def test_cli_predictions_and_augment(lf_files, tmp_path):
+    pred = tmp_path / "p.tsv"
+    args = ["eval", "--mode", "hrr", "--train", str(lf_files[0]), "--test", str(lf_files[1]),
+            "--predictions", str(pred), "--quiet"]  # fmt: skip
+    r = runner.invoke(cli.app, args)
+    assert r.exit_code == 0, r.output
+    lines = pred.read_text().splitlines()
+    assert lines[0].split("\t") == ["input", "gold", "answer", "category", "correct"]
+    assert len(lines) == 1 + 42 and {ln.split("\t")[-1] for ln in lines[1:]} <= {"true", "false"}
+    aug = tmp_path / "aug.tsv"
+    r = runner.invoke(cli.app, ["data", "augment", "--train", str(lf_files[0]), "--n", "20",
+                                "--max-depth", "3", "--out", str(aug), "--seed", "1"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    rows = [ln.split("\t") for ln in aug.read_text().splitlines()]
+    assert len(rows) == 20 and all(len(row) == 3 and row[2] == "recombined" for row in rows)
+    r = runner.invoke(cli.app, ["data", "augment", "--task", "scan", "--n", "5", "--out",
+                                str(aug)])  # fmt: skip
+    assert r.exit_code != 0 and "Traceback" not in r.output
