@@ -8,7 +8,8 @@ outgoing PP slot to the right, each seen in training even where the combination 
 same slots recur at any depth of recursion.
 
 `decode_edges` turns slots back into edges by a constrained search: every edge joins a free
-outgoing slot `(role, side)` of its head to a free incoming slot `(role, -side)` of its target;
+outgoing slot `(role, side)` of its head to a free incoming slot `(role, -side)` of its target,
+and a head joins a target once at most (no training graph has two edges between one pair);
 among the joinable pairs the shortest attachment that crosses no edge already placed is taken
 first (crossing edges only where no non-crossing one is left), until no slot pair can be joined.
 Given a graph's own slots it rebuilds the graph's edges (tested on every training graph).
@@ -30,6 +31,7 @@ __all__ = [
     "decode_edges",
     "decode_scored",
     "graph_slots",
+    "has_multi_edges",
     "parse_slot_name",
     "same_edges",
     "side",
@@ -76,29 +78,37 @@ def _crosses(a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 
 def decode_edges(
-    slots: Sequence[NodeSlots], *, allow_crossing: bool = True
+    slots: Sequence[NodeSlots], *, allow_crossing: bool = True, multi_edges: bool = False
 ) -> tuple[list[Edge], int]:
     """Edges that fill the slots: shortest non-crossing attachments first.
 
     Args:
         slots: per position its wanted slots (not modified).
         allow_crossing: once no non-crossing pair is left, join crossing ones (shortest first).
+        multi_edges: whether a head may join one target by two edges (`has_multi_edges` of the
+            training graphs says; never in COGS or SLOG).
 
     Returns:
         (edges in the order placed, the number of slots left unfilled, outgoing and incoming).
     """
-    placed, free_out, free_in = _fill(slots, allow_crossing)
+    placed, free_out, free_in = _fill(slots, allow_crossing, multi_edges)
     return placed, sum(c for f in (*free_out, *free_in) for c in f.values() if c > 0)
 
 
+def has_multi_edges(graphs: Iterable[Graph]) -> bool:
+    """Whether any graph joins one head to one target by two edges."""
+    return any(len({(e.head, e.target) for e in g.edges}) < len(g.edges) for g in graphs)
+
+
 def _fill(
-    slots: Sequence[NodeSlots], allow_crossing: bool
+    slots: Sequence[NodeSlots], allow_crossing: bool, multi_edges: bool = False
 ) -> tuple[list[Edge], list[Counter], list[Counter]]:
     n = len(slots)
     free_out = [Counter(s.out) for s in slots]
     free_in = [Counter(s.inc) for s in slots]
     placed: list[Edge] = []
     spans: list[tuple[int, int]] = []
+    joined: set[tuple] = set()
     while True:
         best = None  # (crossing, distance, head, target, role)
         for h in range(n):
@@ -107,10 +117,9 @@ def _fill(
                     continue
                 targets = range(h - 1, -1, -1) if sd < 0 else range(h + 1, n)
                 for t in targets:
-                    if free_in[t][(role, -sd)] <= 0 or any(
-                        e.head == h and e.target == t and e.role == role for e in placed
-                    ):
-                        continue
+                    pair = (h, t, role) if multi_edges else (h, t, 0)
+                    if free_in[t][(role, -sd)] <= 0 or pair in joined:
+                        continue  # one edge at most between a head and a target (one per role)
                     crossing = any(_crosses((h, t), s) for s in spans)
                     cand = (crossing, abs(t - h), h, t, role)
                     if best is None or cand[:4] < best[:4]:
@@ -125,6 +134,7 @@ def _fill(
         free_in[t][(role, -sd)] -= 1
         placed.append(Edge(h, role, t))
         spans.append((h, t))
+        joined.update({(h, t, 0), (h, t, role)})
     return placed, free_out, free_in
 
 
@@ -139,7 +149,12 @@ def parse_slot_name(name: str) -> tuple[str, SlotKey]:
 
 
 def decode_scored(
-    names: Sequence[str], logp, *, max_repairs: int | None = None, stats: dict | None = None
+    names: Sequence[str],
+    logp,
+    *,
+    max_repairs: int | None = None,
+    stats: dict | None = None,
+    multi_edges: bool = False,
 ) -> list[Edge]:
     """Edges from predicted slot distributions: the argmax counts, decoded; while slots are left
     unfilled, the cheapest repair (in lost log-probability) is applied and the slots decoded
@@ -153,6 +168,7 @@ def decode_scored(
             or a tensor).
         max_repairs: repairs tried at most (default 2 · positions + 1).
         stats: if given, receives "repairs" (applied) and "unfilled" (slots left at the end).
+        multi_edges: as for `decode_edges`.
 
     Returns:
         the edges of the repaired slots.
@@ -171,7 +187,7 @@ def decode_scored(
                 if c:
                     direction, key = keys[j]
                     (slots[i].out if direction == "out" else slots[i].inc)[key] += c
-        edges, free_out, free_in = _fill(slots, True)
+        edges, free_out, free_in = _fill(slots, True, multi_edges)
         unfilled = sum(c for f in (*free_out, *free_in) for c in f.values() if c > 0)
         options = []  # (lost log-probability, distance, position, column, change)
         for i in range(n):

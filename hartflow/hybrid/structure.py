@@ -25,7 +25,13 @@ from hartflow.data.logical_form import (
     to_form,
     to_graph,
 )
-from hartflow.data.slots import decode_scored, graph_slots, parse_slot_name, slot_name
+from hartflow.data.slots import (
+    decode_scored,
+    graph_slots,
+    has_multi_edges,
+    parse_slot_name,
+    slot_name,
+)
 from hartflow.errors import DataError, HartFlowError
 from reasoner.structure import NONE, PAD, UNK
 
@@ -112,6 +118,7 @@ class StructureVocab:
     tokens: list[str]
     roles: list[str]  # role paths joined by " . "
     slots: list[str] = field(default_factory=list)  # slot keys (`slot_name`); [] = pointers
+    multi_edges: bool = False  # whether training joins a head to a target by two edges
 
     def __post_init__(self) -> None:
         self.word_id = {w: i for i, w in enumerate(self.words)}
@@ -138,7 +145,8 @@ class StructureVocab:
                 for node in graph_slots(g):
                     keys.update(dict.fromkeys(slot_name("out", k) for k in node.out))
                     keys.update(dict.fromkeys(slot_name("in", k) for k in node.inc))
-        return cls([*RESERVED, *words], [*RESERVED, *tokens], list(roles), list(keys))
+        return cls([*RESERVED, *words], [*RESERVED, *tokens], list(roles), list(keys),
+                   has_multi_edges(graphs))  # fmt: skip
 
     def word(self, w: str) -> int:
         return self.word_id.get(w, UNK)
@@ -148,12 +156,12 @@ class StructureVocab:
 
     def to_json(self) -> dict:
         return {"words": self.words, "tokens": self.tokens, "roles": self.roles,
-                "slots": self.slots}  # fmt: skip
+                "slots": self.slots, "multi_edges": self.multi_edges}  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: dict) -> StructureVocab:
         return cls(list(obj["words"]), list(obj["tokens"]), list(obj["roles"]),
-                   list(obj.get("slots", [])))  # fmt: skip
+                   list(obj.get("slots", [])), bool(obj.get("multi_edges", False)))  # fmt: skip
 
 
 @dataclass
@@ -381,7 +389,7 @@ def decode_graph(
                     if parse_slot_name(name)[0] == "out":
                         logp[i, j, 1:] = float("-inf")
                         logp[i, j, 0] = 0.0
-        edges = decode_scored(vocab.slots, logp, stats=stats)
+        edges = decode_scored(vocab.slots, logp, stats=stats, multi_edges=vocab.multi_edges)
     else:
         for i in range(n):
             for r, target in enumerate(decided["edges"][i].tolist()):

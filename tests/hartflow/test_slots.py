@@ -136,3 +136,14 @@ def test_every_graph_comes_back_from_its_slots(task):
         if left or not same_edges(got, g.edges):
             wrong.append(e.input)
     assert wrong == []
+
+
+def test_one_edge_per_pair_unless_training_has_two():
+    from hartflow.data.slots import has_multi_edges
+
+    g = graph(3, [(1, A, 0), (1, T, 0)])  # two roles from 1 to 0
+    assert has_multi_edges([g]) and not has_multi_edges([graph(2, [(1, A, 0)])])
+    got, left = decode_edges(graph_slots(g))
+    assert left == 2 and len(got) == 1  # the second role cannot join the same pair
+    got, left = decode_edges(graph_slots(g), multi_edges=True)
+    assert left == 0 and same_edges(got, g.edges)
