@@ -38,6 +38,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from hartflow.zeroshot.forms import evaluate, read_forms, solve
 from hartflow.zeroshot.rules import EMPTY, FIXITIES, Form, Parser, Rule, Tokens
 
 Pair = tuple[Tokens, Tokens]
@@ -45,8 +46,6 @@ MAX_PERMUTE = 6  # up to this many rule words every order is tried; beyond it, l
 MAX_HYPOTHESES = 200_000  # form choices tried in one search, over all orders
 MAX_UNREAD = 8  # lexical words with no local evidence that are still read in context
 MAX_SOLVED = 8  # pairs solved for a word's part when its forms are read in context
-MAX_ALIGNMENTS = 4096  # a pair with more alignments than this does not propose forms
-_X = object()  # the unknown part in a solved parse
 
 
 @dataclass
@@ -59,50 +58,6 @@ class Grammar:
 
     def parser(self) -> Parser:
         return Parser(self.rules)
-
-
-def matching_forms(
-    args: Sequence[Tokens], out: Tokens, own: frozenset[str] | set[str] = frozenset()
-) -> set[Form] | None:
-    """Every form (argument references and `own` tokens) whose reading on `args` is exactly
-    `out`, read by aligning `out` left to right; None if there are more than MAX_ALIGNMENTS.
-    An empty argument is never referenced (where it would go is not determined)."""
-    found: set[Form] = set()
-    todo: list[tuple[int, Form]] = [(0, ())]
-    while todo:
-        j, form = todo.pop()
-        if j == len(out):
-            if form:
-                found.add(form)
-                if len(found) > MAX_ALIGNMENTS:
-                    return None
-            continue
-        if out[j] in own:
-            todo.append((j + 1, (*form, out[j])))
-        for i, a in enumerate(args):
-            if a and out[j : j + len(a)] == a:
-                todo.append((j + len(a), (*form, i)))
-    return found
-
-
-def read_forms(
-    evidence: Sequence[tuple[Sequence[Tokens], Tokens]], own: frozenset[str] = frozenset()
-) -> set[Form] | None:
-    """The forms that reproduce every (arguments, output) of `evidence`: read off the most
-    telling one (no empty argument, arguments that differ, shortest output), checked on the rest.
-    None when no pair can propose forms."""
-    best = None
-    ranked = sorted(
-        (e for e in evidence if all(e[0])),
-        key=lambda e: (len(set(e[0])) < len(e[0]), len(e[1])),
-    )
-    for args, out in ranked:
-        best = matching_forms(args, out, own)
-        if best is not None:
-            break
-    if best is None:
-        return None
-    return {f for f in best if all(Rule("", "", f).combine(a) == o for a, o in evidence)}
 
 
 def induce_grammar(
@@ -233,9 +188,9 @@ class _Space:
             if key not in self.memo:
                 parser = Parser({**chosen, w: Rule(w, f, (), level=level)})
                 solved = []  # a few pairs propose forms; the search checks them on the rest
-                tried = (p for g in sorted(usable, key=len) for p in groups[g])
+                tried, s = (p for g in sorted(usable, key=len) for p in groups[g]), None
                 for inp, out in itertools.islice(tried, 8 * MAX_SOLVED):
-                    s = _solve(parser, w, inp, out, self.known)
+                    s = solve(parser, w, inp, out, self.known)
                     if s is False:  # no form of w reproduces this pair here
                         solved = []
                         break
@@ -251,71 +206,6 @@ class _Space:
         if not read_any:  # nothing tells: its simplest form per fixity
             rules += [Rule(w, f, (0, 1) if f == "infix" else (0,)) for f in self.fixities[w]]
         return rules
-
-
-def _evaluate(nodes, inp: Tokens, rules: dict[str, Rule], known) -> Tokens | None:
-    """The output of a parse (as `Parser.parse` gives it) under `rules`, only the leaves
-    looked up; None when a leaf is unknown or nothing splits the command."""
-    if nodes[0].rule is None:
-        return None
-    value: dict[int, Tokens] = {}
-    for i in reversed(range(len(nodes))):  # children come after their parent
-        node = nodes[i]
-        if node.rule is not None:
-            value[i] = rules[node.rule.word].combine([value[c] for c in node.children])
-            continue
-        span = inp[node.lo : node.hi]
-        rule = rules.get(span[0]) if len(span) == 1 else None
-        v = () if rule is not None and rule.fixity == EMPTY else known(span)
-        if v is None:
-            return None
-        value[i] = v
-    return value[0]
-
-
-def _solve(parser: Parser, w: str, inp: Tokens, out: Tokens, known):
-    """(w's arguments' outputs, w's output) in this pair's parse, when `w` splits it once and
-    everything else is known; None when it cannot be told; False when no output of w fits."""
-    nodes = parser.parse(inp)
-    at = [i for i, n in enumerate(nodes) if n.rule is not None and n.rule.word == w]
-    if len(at) != 1:
-        return None
-    value: dict[int, list] = {}
-    for i in reversed(range(len(nodes))):  # children come after their parent
-        node = nodes[i]
-        if node.rule is None:
-            span = inp[node.lo : node.hi]
-            rule = parser.rules.get(span[0]) if len(span) == 1 else None
-            v = () if rule is not None and rule.fixity == EMPTY else known(span)
-            if v is None:
-                return None
-            value[i] = list(v)
-        elif i == at[0]:
-            value[i] = [_X]
-        else:
-            args = [value[c] for c in node.children]
-            value[i] = [t for x in node.rule.form for t in (args[x] if isinstance(x, int) else [x])]
-    root = value[0]
-    k = sum(t is _X for t in root)
-    if k == 0:
-        return None
-    n, r = divmod(len(out) - (len(root) - k), k)
-    if n < 0 or r:
-        return False
-    part, j = None, 0
-    for t in root:
-        if t is _X:
-            if part is None:
-                part = out[j : j + n]
-            elif out[j : j + n] != part:
-                return False
-            j += n
-        elif out[j] != t:
-            return False
-        else:
-            j += 1
-    args = [tuple(value[c]) for c in nodes[at[0]].children]
-    return args, part
 
 
 @dataclass
@@ -353,7 +243,8 @@ def _search(pairs, candidates, space: _Space, max_pairs) -> Grammar:
                 trees[shape] = [parser.parse(inp) for inp, _ in sample[group]]
             good = bad = 0
             for nodes, (inp, out) in zip(trees[shape], sample[group], strict=True):
-                got = _evaluate(nodes, inp, rules, known)
+                value = evaluate(nodes, inp, rules, known) if nodes[0].rule else None
+                got = value[0] if value else None
                 good += got == out
                 bad += got is not None and got != out
             memo[key] = good, bad
@@ -369,8 +260,9 @@ def _search(pairs, candidates, space: _Space, max_pairs) -> Grammar:
     found: list[_Hypothesis] = []
     budget = [MAX_HYPOTHESES]
 
-    def assign(order):
-        return _assign(order, candidates, sample, score, budget, space)
+    def assign(order):  # over the groups of the words in `order` (all or a partial order)
+        inside = {g: ps for g, ps in sample.items() if set(g) <= set(order)}
+        return _assign(order, candidates, inside, score, budget, space)
 
     for order in _orders(words, candidates, space, assign):
         found.extend(assign(order))
@@ -394,19 +286,14 @@ def _search(pairs, candidates, space: _Space, max_pairs) -> Grammar:
     return Grammar()
 
 
-def _arity(w, candidates, space) -> int:
-    if candidates[w]:
-        return candidates[w][0].arity
-    return 2 if "infix" in space.fixities[w] else 1
-
-
 def _orders(words, candidates, space, assign):
-    """Orders (loosest first) to try: all of them for a few words, else a local search."""
+    """Orders (loosest first) to try: all of them for a few words; else one built by inserting
+    the words one at a time (those with local evidence first, most supported first) where they
+    fit the pairs of the words placed so far best (the tightest such place on a tie), then
+    improved by moving one word at a time."""
     if len(words) <= MAX_PERMUTE:
         yield from itertools.permutations(words)
         return
-    order = sorted(words, key=lambda w: _arity(w, candidates, space), reverse=True)
-
     seen: dict[tuple, tuple] = {}
 
     def best(o):
@@ -414,6 +301,11 @@ def _orders(words, candidates, space, assign):
             seen[tuple(o)] = min((h.key() for h in assign(tuple(o))), default=(1,))
         return seen[tuple(o)]
 
+    order: list[str] = []
+    for w in sorted(words, key=lambda w: (candidates[w] is None, -max(
+            (r.support for r in candidates[w] or ()), default=0))):  # fmt: skip
+        order = min(([*order[:p], w, *order[p:]] for p in reversed(range(len(order) + 1))),
+                    key=best)  # fmt: skip
     current = best(order)
     improved = True
     while improved:

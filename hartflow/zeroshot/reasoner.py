@@ -149,18 +149,10 @@ class ZeroShotReasoner:
         # a template read from a pair whose slots share a translation is only sure for commands
         # whose slots share translations the same way
         self.unclear = {key: c.most_common(1)[0][0] for key, c in unclear.items()}
-        self.choices = {
-            skel: TemplateChoice(i, pairs) for i, (skel, pairs) in enumerate(seen.items())
-        }
+        self.choices = {skel: TemplateChoice(pairs) for skel, pairs in seen.items()}
         self.alternations = Alternations()
         for skel, choice in self.choices.items():
             self.alternations.learn(skel, slot_positions(skel, self.function_words), choice)
-        self.usages: dict[str, set] = defaultdict(set)
-        self.users: dict[tuple, set] = defaultdict(set)
-        for choice in self.choices.values():
-            for w, usage in choice.usages():
-                self.usages[w].add(usage)
-                self.users[usage].add(w)
         stored = {skel: choice.templates[0] for skel, choice in self.choices.items()}
         self.positions = induce_positions(data, self.lexicon, self.classes)
         self.span_edits = SpanEdits(self.positions, lambda x: x not in self.function_words)
@@ -174,9 +166,6 @@ class ZeroShotReasoner:
         )
         self.rules: dict[str, Rule] = self.grammar.rules
         self.parser = Parser(self.rules)
-        derived = self._derive(stored)
-        stored.update(derived)
-        self.derived = set(derived)
         for (skel, _), tmpl in self.unclear.items():  # a template for the neighbour evidence
             stored.setdefault(skel, tmpl)
         self.skeletons = list(stored)
@@ -215,29 +204,6 @@ class ZeroShotReasoner:
             return (self.induced[span[0]],)
         return None
 
-    def _derive(self, stored: dict[Tokens, Tokens]) -> dict[Tokens, Tokens]:
-        """Skeletons implied by inverting repeat rules: if 'X w' is stored with a template that is
-        U repeated n times, w's rule is 'x w -> [x] × n' and X holds no looser-binding word, then
-        X has template U (the same for a prefix word)."""
-        derived: dict[Tokens, Tokens] = {}
-        for skel, tmpl in stored.items():
-            for word, part, fixity in (
-                (skel[-1], skel[:-1], "postfix"),
-                (skel[0], skel[1:], "prefix"),
-            ):
-                rule = self.rules.get(word)
-                if rule is None or rule.fixity != fixity or set(rule.form) != {0}:
-                    continue
-                n = len(rule.form)
-                if n < 2 or not part or part in stored or len(tmpl) % n:
-                    continue
-                if any(w in self.rules and self.rules[w].level < rule.level for w in part):
-                    continue  # a looser word inside: the rule spans only part of `part`
-                unit = tmpl[: len(tmpl) // n]
-                if unit * n == tmpl:
-                    derived.setdefault(part, unit)
-        return derived
-
     def _encode(self, skeletons: Sequence[Tokens]) -> torch.Tensor:
         return hrr.encode_sequence([list(s) for s in skeletons], self.symbols, p_err=None).reshape(
             len(skeletons), self.d
@@ -260,30 +226,43 @@ class ZeroShotReasoner:
         return self._cache[command]
 
     def _retrieve(self, commands: list[Tokens]) -> None:
-        """Fill the cache for `commands`: memory and analogy first, then composition."""
+        """Fill the cache for `commands`: the grammar where it computes the whole command from
+        single words; else memory and analogy; else the grammar over parts from memory."""
         self._lookup([c for c in commands if c not in self._looked])
         for c in commands:
             found = self._looked[c]
-            tokens, rules = self._by_grammar(c)
-            if tokens is not None:
-                words = {w: self.induced[w] for w in c if w in self.induced}
-                found = replace(found, tokens=tokens, score=1.0, lexicon=words, rules=rules,
-                                reason="")  # fmt: skip
-            elif found.tokens is None and found.reason == NEVER_SEEN:
-                found = self._compose(c, found)
+            if self.rules and all(w in self.rules or w in self.induced for w in c):
+                found = self._by_rules(c, found, leaves_only=True) or found
+            if found.tokens is None and found.reason == NEVER_SEEN:
+                found = self._by_rules(c, found, leaves_only=False) or replace(
+                    found, reason="no stored skeleton, and no induced rule splits this command"
+                )
             self._cache[c] = found
 
-    def _by_grammar(self, command: Tokens) -> tuple[Tokens | None, list[str]]:
-        """The grammar's answer when it computes the whole command from single lexical words
-        (every other word a rule), with the rules used; (None, []) otherwise."""
-        if not self.rules or not all(w in self.rules or w in self.induced for w in command):
-            return None, []
-        tokens, used, _ = self.parser.interpret(command, self._word, leaves_only=True)
+    def _by_rules(self, command: Tokens, found: Answer, *, leaves_only: bool) -> Answer | None:
+        """The answer of the grammar's parse (None if no rule splits the command). With
+        `leaves_only` every part is computed from single lexical words; else each part is taken
+        from memory where it is known (all looked up in one batch), else split further."""
+        nodes = self.parser.parse(command)
+        if nodes[0].rule is None:
+            return None
+        lookup = self._word
+        if not leaves_only:
+            spans = {command[n.lo : n.hi] for n in nodes[1:] if n.hi - n.lo <= self.max_lookup}
+            self._lookup([x for x in spans if x not in self._looked])
+            lookup = self._known_or_looked
+        tokens, used, parts = self.parser.interpret(command, lookup, leaves_only=leaves_only)
         if tokens is None:
-            return None, []
+            why = f"the part {' '.join(parts[0])!r} is neither known nor split by a rule"
+            return None if leaves_only else replace(found, reason=why)
         empty = [self.rules[w] for w in dict.fromkeys(command) if w in self.parser.empty]
         rules = [r.describe() for r in sorted((*used, *empty), key=lambda r: r.level)]
-        return tokens, rules + self._alternatives(command, tokens)
+        looked = [self._looked[p] for p in parts if p in self._looked and not leaves_only]
+        rules += dict.fromkeys(r for a in looked for r in a.rules)
+        lexicon = {w: self.induced[w] for w in command if w in self.induced}
+        return Answer(command, tokens, min((a.score for a in looked), default=1.0),
+                      skeletons=found.skeletons, lexicon={**lexicon, **found.lexicon},
+                      rules=rules + self._alternatives(command, tokens))  # fmt: skip
 
     def _word(self, span: Tokens) -> Tokens | None:
         return (self.induced[span[0]],) if len(span) == 1 and span[0] in self.induced else None
@@ -316,7 +295,7 @@ class ZeroShotReasoner:
             lexicon = {w: read[w][0] for w in fillers}  # read back from the HRR traces
             tokens, why = None, ""
             if hit:
-                tmpl, why = self._template(skel, fillers, i_row[0])
+                tmpl, why = self._template(skel, fillers)
                 tokens = None if tmpl is None else instantiate(tmpl, fillers, lexicon)
             found = Answer(
                 c,
@@ -335,19 +314,17 @@ class ZeroShotReasoner:
                                 rules=[f"lexicon: {c[0]!r} -> {t!r}"])  # fmt: skip
             self._looked[c] = found
 
-    def _template(self, skel: Tokens, fillers: list[str], i: int) -> tuple[Tokens | None, str]:
-        """The stored template for a command's skeleton and fillers, and why it was chosen."""
+    def _template(self, skel: Tokens, fillers: list[str]) -> tuple[Tokens | None, str]:
+        """The stored template for a command's skeleton and fillers (its most frequent one, with
+        the fillers' alternations), and why."""
         choice = self.choices.get(skel)
         if choice is not None:
-            tmpl, why = choice.choose(fillers, self.usages, self.users)
             slot_at = slot_positions(skel, self.function_words)
-            tmpl, changed = self.alternations.apply(tmpl, skel, slot_at, fillers)
-            return tmpl, "; ".join(x for x in (why, *changed) if x)
+            tmpl, changed = self.alternations.apply(choice.templates[0], skel, slot_at, fillers)
+            return tmpl, "; ".join(changed)
         key = (skel, sharing(fillers, self.lexicon))
         if key in self.unclear:
             return self.unclear[key], "slots share translations as in training"
-        if skel in self.derived:
-            return self.templates[i], "derived by inverting a repeat rule"
         return None, ""
 
     def _by_analogy(self, skel: Tokens, fillers: list[str], found: Answer) -> Answer:
@@ -370,53 +347,6 @@ class ZeroShotReasoner:
     def _primary(self, skel: Tokens) -> Tokens | None:
         choice = self.choices.get(skel)
         return choice.templates[0] if choice else None
-
-    def _compose(self, command: Tokens, found: Answer) -> Answer:
-        """Parse with the induced grammar; each part is taken from memory where it is known,
-        else split further. Parts are looked up a tree level at a time, in one batch."""
-        nodes = self.parser.parse(command)
-        if nodes[0].rule is None:
-            return replace(
-                found, reason="no stored skeleton, and no induced rule splits this command"
-            )
-        value: dict[int, Answer] = {}
-        order = [0]  # nodes computed by their rule, parents before children
-        frontier = list(nodes[0].children)
-        while frontier:
-            spans = [command[nodes[i].lo : nodes[i].hi] for i in frontier]
-            short = [x for x in dict.fromkeys(spans) if len(x) <= self.max_lookup]
-            self._lookup([x for x in short if x not in self._looked])
-            following = []
-            for i, span in zip(frontier, spans, strict=True):
-                a = self._looked.get(span)
-                if len(span) == 1 and span[0] in self.parser.empty:  # translates to nothing
-                    a = Answer(span, (), 1.0, rules=[self.rules[span[0]].describe()])
-                if a is not None and a.tokens is not None:
-                    value[i] = a
-                elif nodes[i].rule is None:
-                    why = f"the part {' '.join(span)!r} is neither known nor split by a rule"
-                    return replace(found, reason=why)
-                else:
-                    order.append(i)
-                    following.extend(nodes[i].children)
-            frontier = following
-        out = {i: a.tokens for i, a in value.items()}
-        used: dict[Rule, None] = {}
-        for i in reversed(order):
-            node = nodes[i]
-            out[i] = node.rule.combine([out.pop(c) for c in node.children])
-            used[node.rule] = None
-        parts = list(value.values())
-        rules = [r.describe() for r in used]
-        rules += dict.fromkeys(r for a in parts for r in a.rules)
-        return Answer(
-            command,
-            out[0],
-            min(a.score for a in parts),
-            skeletons=found.skeletons,
-            lexicon={k: v for a in parts for k, v in a.lexicon.items()},
-            rules=rules + self._alternatives(command, out[0]),
-        )
 
     def _alternatives(self, command: Tokens, tokens: Tokens) -> list[str]:
         """Other grammars that fit the training pairs as well, where they answer differently."""

@@ -184,8 +184,9 @@ class Parser:
         lookup: Callable[[Tokens], Tokens | None],
         *,
         leaves_only: bool = False,
-    ) -> tuple[Tokens | None, list[Rule], Tokens]:
-        """(output, rules used, the first part that failed) of the whole parse.
+    ) -> tuple[Tokens | None, list[Rule], list[Tokens]]:
+        """(output, rules used, the parts looked up) of the whole parse; on failure (None, [],
+        [the part that failed]).
 
         Every constituent below the root is first looked up (`lookup(span)`, None when it is
         not known); only when that fails is it split further. With `leaves_only`, only the
@@ -195,8 +196,9 @@ class Parser:
         command = tuple(command)
         nodes = self.parse(command)
         if nodes[0].rule is None:
-            return None, [], command
+            return None, [], [command]
         value: dict[int, Tokens] = {}
+        parts: list[Tokens] = []
         order = [0]  # expanded nodes, parents before children
         todo = list(nodes[0].children)
         while todo:
@@ -209,8 +211,9 @@ class Parser:
                 found = None if leaves_only and node.rule else lookup(span)
             if found is not None:
                 value[i] = found
+                parts.append(span)
             elif node.rule is None:
-                return None, [], span
+                return None, [], [span]
             else:
                 order.append(i)
                 todo.extend(node.children)
@@ -219,4 +222,4 @@ class Parser:
             node = nodes[i]
             value[i] = node.rule.combine([value[c] for c in node.children])
             used[node.rule] = None
-        return value[0], list(used), ()
+        return value[0], list(used), parts

@@ -8,7 +8,7 @@ import pytest
 
 from hartflow.episodes import generate, meaning, miniscan, score
 from hartflow.zeroshot import Rule, ZeroShotReasoner, induce_grammar
-from hartflow.zeroshot.grammar import matching_forms
+from hartflow.zeroshot.forms import matching_forms
 
 LEXICON = {"dax": "RED", "lug": "BLUE", "wif": "GREEN", "zup": "YELLOW"}
 ALONE = [((w,), (t,)) for w, t in LEXICON.items()]
