@@ -293,6 +293,9 @@ def _decode_refiner(command: str, checkpoint: Path, *, trace: bool, as_json: boo
                      f"(P(halt) {r['halt_probability']:.3f})")  # fmt: skip
             _print_graph(r["graph"], title)
             stdout.print(Text(r["answer"] or "(ill-formed graph)"))
+        stdout.print(Text(f"refiner: {result['refiner_answer']}"))
+        stdout.print(Text(f"memory:  {result.get('memory_answer') or '(no answer)'}"))
+        stdout.print(Text(f"chosen:  {result['answer_source']}"))
         return
     steps = Table(title="y decoded after each outer step", title_justify="left")
     for col in ("sup. step", "cycle", "answer", "P(halt)"):
