@@ -2,7 +2,8 @@
 
 1. Candidates. Function words (no lexicon entry), and lexical words never seen alone (a word
    like SCAN's `left` brings its own token and also combines an argument: `x left -> LTURN
-   [x]`; such a word stays a candidate only where the local evidence gives it a form).
+   [x]`; such a word stays a candidate where local evidence gives it a form, or, while there
+   are at most MAX_UNREAD of them, where its forms can be read in context).
    Fixity: a word that starts some command cannot be postfix or infix; one that ends some
    command cannot be prefix or infix.
 2. Local evidence. A training pair with one occurrence of one candidate word must split there;
@@ -12,18 +13,21 @@
    keep the forms that reproduce them. Words left with no form are not rule words; that makes
    more pairs single-word ones, so this repeats until nothing changes.
 3. Whole parses. The words' forms and their order (loosest first) are searched together. A
-   function word with no local evidence gets its forms read in context: under the order and
+   word with no local evidence gets its forms read in context (`forms.py`): under the order and
    the forms already chosen, each training pair that holds it once is parsed, its output solved
    for that word's part (the other parts computed by the grammar), and the part aligned with the
-   word's arguments; it may also translate to nothing (a leaf with an empty output, like SCAN's
-   `turn`). Every training pair whose output tokens its own words' lexicon entries explain is
-   parsed in full (only the leaves, the parts no rule splits, are looked up). A hypothesis must
-   contradict no pair; among those, the one reproducing most pairs wins, then the simplest
-   (shortest forms), then the one where words with alike rules (fixity, own token) bind
-   next to each other, then the one with unary words binding tighter than binary ones. Others
-   that reproduce as many pairs are kept as alternatives (shown by `decode --explain`). A word
-   that shares no pair with another takes its simplest form and a conventional place (binary
-   loosest, unary tightest).
+   word's arguments; a function word may also translate to nothing (a leaf with an empty output,
+   like SCAN's `turn`). Up to MAX_PERMUTE words every order is tried; beyond that, the order is
+   built by inserting the words one at a time (those with local evidence first) where they fit
+   best (the tightest such place on a tie), then improved by moving one word at a time. Every
+   training pair whose output tokens its own words' lexicon entries explain is parsed in full
+   (only the leaves, the parts no rule splits, are looked up). A hypothesis must contradict no
+   pair; among those, the one reproducing most pairs wins, then the simplest (shortest forms),
+   then the one where words with alike rules (fixity, own token) bind next to each other, then
+   the one with unary words binding tighter than binary ones. Others that reproduce as many
+   pairs are kept as alternatives (shown by `decode --explain`). A word that shares no pair
+   with another takes its simplest form and a conventional place (binary loosest, unary
+   tightest).
 Pairs are grouped by which candidate words they hold, so each group is parsed once per ordering
 of its own words; the search samples at most `max_pairs` pairs per group, and the winner is
 then checked against every pair (a failure moves on to the next hypothesis). If no hypothesis

@@ -1,20 +1,20 @@
-"""The zero-shot reasoner: read the training pairs once, answer by retrieval and substitution.
+"""The zero-shot reasoner: read the training pairs once; answer by rules, retrieval, substitution.
 
 1. Lexicon (`lexicon.py`): lexical words and their output tokens, induced from co-occurrence;
    word classes (`classes.py`) from the output contexts of those tokens. Words of a class with
    several tokens become slots; the rest stay literal.
-2. Abstraction: a command's skeleton replaces each slot word by its class (`<c0>`, `<c1>`, …);
+2. Grammar (`grammar.py`, `forms.py`, `rules.py`): function words (and lexical words never seen
+   alone) get rules whose forms are read off the pairs by alignment, with a binding order. A
+   command the rules compute from single words (every other word a rule) is answered so.
+3. Memory: otherwise a command's skeleton replaces each slot word by its class (`<c0>`, …);
    a training output becomes a template over the slots (`<0>`, `<1>`, … in order). Skeletons
    are HRR sequence vectors in a `memory.Memory`; retrieval is top-k cosine, and an exact
-   skeleton (cosine 1, checked symbolically) gives the hypothesis.
-3. Substitution: the template's slots are filled with the new command's lexical translations,
-   read back from the HRR lexicon traces. Where one skeleton had several templates, the words
-   decide (`choice.py`).
-4. Composition: a skeleton never seen is reached from stored ones by induced span edits
-   (`analogy.py`: the same substitution seen between other stored skeletons, with its template
-   edit), or parsed with the induced grammar (`grammar.py`: function words whose rules are
-   argument templates, with a binding order) and answered bottom-up, each part from memory
-   where it is known. The parse is iterative, so a command of any length can be answered.
+   skeleton (cosine 1, checked symbolically) gives the template, its slots filled with the
+   command's translations read back from the HRR lexicon traces, and tokens that alternate by
+   word set by the word (`choice.py`).
+4. Analogy and composition: a skeleton never seen is reached from stored ones by induced span
+   edits (`analogy.py`), or parsed with the grammar, each part taken from memory where it is
+   known. The parse is iterative, so a command of any length can be answered.
 No word of any data set is named anywhere: a renamed data set gives the same answers, renamed.
 """
 
