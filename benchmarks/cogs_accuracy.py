@@ -2,8 +2,10 @@
 
     python -m benchmarks.cogs_accuracy --data-dir PATH/TO/COGS      (or set $HARTFLOW_DATA)
 
-Target (issue 4): >= 85 % overall in <= 5 min on 2 CPU cores. Published: Transformer 35 %,
-LeAR 97.7 %.
+Target (issue 4): >= 85 % overall; build + answer <= 15 s on 2 CPU cores (issue 19; the time is
+`seconds`: reading the files, building the reasoner from train, answering all of gen). The
+machine is shared: the 1-minute load average is recorded beside the time. Published:
+Transformer 35 %, LeAR 97.7 %.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def run(data_dir: Path | None, d: int = 1024) -> dict:
         "per_category": cats,
         "published": {"transformer": 0.35, "lear": 0.977},
         "target": 0.85,
-        "met": r["exact_match"] >= 0.85 and r["seconds"] <= 300,
+        "target_seconds": 15,
+        "met": r["exact_match"] >= 0.85 and r["seconds"] <= 15,
     }
 
 
