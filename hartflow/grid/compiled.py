@@ -105,6 +105,10 @@ class StepFunctions:
         self.enabled = enabled
         self.failed: str | None = None
         if enabled:
+            # a fresh dynamo cache per run: graphs are cached per code object, so a process
+            # that trains models in turn (`grid ablate`, the speed benchmark) would otherwise
+            # reach dynamo's recompile limit and silently run the later ones eagerly
+            torch._dynamo.reset()
             self._inner = torch.compile(model.inner, dynamic=False)
             self._loss = torch.compile(loss_fn, dynamic=False)
         self._update = (
