@@ -180,8 +180,8 @@ def generate(
             form = rng.choice([f for f in forms("infix") if len(f) >= 2 and set(f) == {0, 1}])
             if max_form > 4:
                 n = long.randint(2, max_form)
-                form = (0, 1)
-                while set(form) != {0, 1}:
+                form = ()
+                while set(form) != {0, 1}:  # both arguments used
                     form = tuple(long.randrange(2) for _ in range(n))
         if own_tokens and long.random() < 0.5:
             token = next(t for t in iter(lambda: _words(long, 1, set())[0].upper(), None)
