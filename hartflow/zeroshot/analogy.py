@@ -100,8 +100,7 @@ class SpanEdits:
         self.order_tokens: set[str] = set()
         self.modifiers: set[tuple[Tokens, Tokens]] = set()  # edits that add a modifier
         self.by_beta: dict[Tokens, list[tuple[Tokens, tuple, int, bool]]] = defaultdict(list)
-        self._by_kind: list[dict[Tokens, list]] = [{}, {}, {}]  # set by `learn`
-        self._starts: list[dict[str, list[int]]] = [{}, {}, {}]
+        self._starts: dict[str, list[int]] = {}  # set by `learn`: what `_search` tries
 
     # ---------------------------------------------------------------------------------- learn
     def learn(self, stored: dict[Tokens, Tokens], outputs: Sequence[Tokens] = ()) -> SpanEdits:
@@ -161,20 +160,10 @@ class SpanEdits:
                     self.by_beta[beta].append((alpha, script, support, kind))
         for options in self.by_beta.values():
             options.sort(key=lambda x: -x[2])
-        # per kinds level: {beta: edits of that kind or below}, and the beta lengths per first
-        # symbol (what `_search` tries at each position)
-        self._by_kind, self._starts = [], []
-        for kinds in (0, 1, 2):
-            table = {
-                beta: [x[:3] for x in options if x[3] <= kinds]
-                for beta, options in self.by_beta.items()
-            }
-            table = {beta: options for beta, options in table.items() if options}
-            starts: dict[str, set[int]] = defaultdict(set)
-            for beta in table:
-                starts[beta[0]].add(len(beta))
-            self._by_kind.append(table)
-            self._starts.append({x: sorted(ns) for x, ns in starts.items()})
+        starts: dict[str, set[int]] = defaultdict(set)  # the beta lengths per first symbol
+        for beta in self.by_beta:
+            starts[beta[0]].add(len(beta))
+        self._starts = {x: sorted(ns) for x, ns in starts.items()}
         return self
 
     def _shift(self, skel: Tokens, tmpl: Tokens, q: int, alpha: Tokens, beta: Tokens) -> list:
@@ -269,16 +258,17 @@ class SpanEdits:
     def _search(self, skel, lookup, kinds, depth, budget) -> tuple[Tokens, str] | None:
         parent: dict[Tokens, tuple | None] = {skel: None}  # source -> the step back to skel
         frontier = [skel]
-        table, starts = self._by_kind[kinds], self._starts[kinds]
         for _ in range(depth):
             following = []
             for node in frontier:
                 for q, first in enumerate(node):
-                    for n in starts.get(first, ()):
+                    for n in self._starts.get(first, ()):
                         beta = node[q : q + n]
                         if len(beta) < n:
                             break
-                        for alpha, script, support in table.get(beta, ()):
+                        for alpha, script, support, kind in self.by_beta.get(beta, ()):
+                            if kind > kinds:
+                                continue
                             source = node[:q] + alpha + node[q + n :]
                             if source in parent:
                                 continue

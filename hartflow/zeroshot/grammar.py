@@ -283,10 +283,12 @@ def _search(pairs, candidates, space: _Space, max_pairs) -> Grammar:
         verified = _verify(h.rules, groups, known)
         if verified is None:
             continue
-        alternatives = [
-            a.rules for a in found[i + 1 :] if a.reproduced == h.reproduced and _differs(a, h)
-        ]
-        return Grammar(verified, _distinct(alternatives)[:3], h.reproduced)
+        alternatives: dict[tuple, dict[str, Rule]] = {}
+        for a in found[i + 1 :]:
+            if a.reproduced == h.reproduced:
+                alternatives.setdefault(_shape(a.rules), a.rules)
+        alternatives.pop(_shape(h.rules), None)
+        return Grammar(verified, list(alternatives.values())[:3], h.reproduced)
     return Grammar()
 
 
@@ -389,19 +391,7 @@ def _verify(rules, groups, known) -> dict[str, Rule] | None:
     return {w: Rule(w, r.fixity, r.form, support[w], r.level) for w, r in rules.items()}
 
 
-def _differs(a: _Hypothesis, b: _Hypothesis) -> bool:
-    return any(a.rules[w].form != b.rules[w].form for w in a.rules) or _relative(a) != _relative(b)
-
-
-def _relative(h: _Hypothesis) -> tuple:
-    return tuple(sorted(h.rules, key=lambda w: h.rules[w].level))
-
-
-def _distinct(grammars: list[dict[str, Rule]]) -> list[dict[str, Rule]]:
-    seen, out = set(), []
-    for g in grammars:
-        key = tuple(sorted((w, r.fixity, r.form, r.level) for w, r in g.items()))
-        if key not in seen:
-            seen.add(key)
-            out.append(g)
-    return out
+def _shape(rules: dict[str, Rule]) -> tuple:
+    """A grammar up to the numbering of its levels: its forms and its binding order."""
+    forms = tuple(sorted((w, r.fixity, r.form) for w, r in rules.items()))
+    return forms, tuple(sorted(rules, key=lambda w: rules[w].level))
