@@ -116,7 +116,6 @@ class StepFunctions:
             if enabled and compile_optimizer
             else None
         )
-        self._scalars: torch.Tensor | None = None
 
     @property
     def compiled(self) -> bool:
@@ -163,20 +162,21 @@ class StepFunctions:
                     st["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 st["step"] += 1
-            t = states[0]["step"]  # every parameter of a group steps together
-            bc1, bc2 = 1 - beta1**t, 1 - beta2**t
-            values = torch.tensor([1 - lr * wd, lr / bc1, math.sqrt(bc2)], dtype=torch.float32)
-            if self._scalars is None or self._scalars.device != params[0].device:
-                self._scalars = torch.empty(3, device=params[0].device)
-            self._scalars.copy_(values, non_blocking=True)
             update = functools.partial(adam_atan2_update, beta1=beta1, beta2=beta2)
             compiled = functools.partial(self._update, beta1=beta1, beta2=beta2)
-            args = (
-                params,
-                [p.grad for p in params],
-                [s["exp_avg"] for s in states],
-                [s["exp_avg_sq"] for s in states],
-                self._scalars,
-            )
-            with torch.no_grad():
-                self._call(compiled, update, *args)
+            by_step: dict[int, list[int]] = {}  # one bucket unless some weight missed a step
+            for i, st in enumerate(states):
+                by_step.setdefault(st["step"], []).append(i)
+            for t, idx in by_step.items():
+                bc1, bc2 = 1 - beta1**t, 1 - beta2**t
+                values = [1 - lr * wd, lr / bc1, math.sqrt(bc2)]
+                scalars = torch.tensor(values, dtype=torch.float32).to(params[0].device)
+                args = (
+                    [params[i] for i in idx],
+                    [params[i].grad for i in idx],
+                    [states[i]["exp_avg"] for i in idx],
+                    [states[i]["exp_avg_sq"] for i in idx],
+                    scalars,
+                )
+                with torch.no_grad():
+                    self._call(compiled, update, *args)
