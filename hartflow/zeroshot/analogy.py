@@ -101,6 +101,7 @@ class SpanEdits:
         self.modifiers: set[tuple[Tokens, Tokens]] = set()  # edits that add a modifier
         self.by_beta: dict[Tokens, list[tuple[Tokens, tuple, int, bool]]] = defaultdict(list)
         self._starts: dict[str, list[int]] = {}  # set by `learn`: what `_search` tries
+        self._by_kind: list[dict] = [{}, {}, {}]
 
     # ---------------------------------------------------------------------------------- learn
     def learn(self, stored: dict[Tokens, Tokens], outputs: Sequence[Tokens] = ()) -> SpanEdits:
@@ -164,6 +165,10 @@ class SpanEdits:
         for beta in self.by_beta:
             starts[beta[0]].add(len(beta))
         self._starts = {x: sorted(ns) for x, ns in starts.items()}
+        self._by_kind = [  # per `kinds`: {beta: (alpha, script, support) of that kind or below}
+            {b: [x[:3] for x in opts if x[3] <= k] for b, opts in self.by_beta.items()}
+            for k in (0, 1, 2)
+        ]
         return self
 
     def _shift(self, skel: Tokens, tmpl: Tokens, q: int, alpha: Tokens, beta: Tokens) -> list:
@@ -266,9 +271,7 @@ class SpanEdits:
                         beta = node[q : q + n]
                         if len(beta) < n:
                             break
-                        for alpha, script, support, kind in self.by_beta.get(beta, ()):
-                            if kind > kinds:
-                                continue
+                        for alpha, script, support in self._by_kind[kinds].get(beta, ()):
                             source = node[:q] + alpha + node[q + n :]
                             if source in parent:
                                 continue

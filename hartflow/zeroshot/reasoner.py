@@ -154,6 +154,7 @@ class ZeroShotReasoner:
         for skel, choice in self.choices.items():
             self.alternations.learn(skel, slot_positions(skel, self.function_words), choice)
         stored = {skel: choice.templates[0] for skel, choice in self.choices.items()}
+        self._primary = dict(stored)  # what span edits start from
         self.positions = induce_positions(data, self.lexicon, self.classes)
         self.span_edits = SpanEdits(self.positions, lambda x: x not in self.function_words)
         self.span_edits.learn(stored, [o for _, o in data])
@@ -330,7 +331,7 @@ class ZeroShotReasoner:
     def _by_analogy(self, skel: Tokens, fillers: list[str], found: Answer) -> Answer:
         """A stored skeleton one span away, its template edited by an induced span edit."""
         if skel not in self._edited:  # the edit depends on the skeleton alone
-            self._edited[skel] = self.span_edits.apply(skel, self._primary)
+            self._edited[skel] = self.span_edits.apply(skel, self._primary.get)
         got = self._edited[skel]
         if got is None:
             return found
@@ -343,10 +344,6 @@ class ZeroShotReasoner:
         score = found.skeletons[0][1] if found.skeletons else 0.0
         rules = [*why.split("; "), *(f"template choice: {c}" for c in changed)]
         return Answer(found.command, tokens, score, found.skeletons, found.lexicon, rules)
-
-    def _primary(self, skel: Tokens) -> Tokens | None:
-        choice = self.choices.get(skel)
-        return choice.templates[0] if choice else None
 
     def _alternatives(self, command: Tokens, tokens: Tokens) -> list[str]:
         """Other grammars that fit the training pairs as well, where they answer differently."""
