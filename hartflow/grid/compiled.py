@@ -9,9 +9,10 @@ Compiled (each `dynamic=False`: a run's batch shape is fixed):
 - on CUDA, the AdamATan2 update of the dense weights, with the learning rate and the bias
   corrections passed as tensors so that no step recompiles (on CPU it is < 1 % of a step and
   its compilation costs more than it saves).
-Left eager: the halting rule (its exploration draws take a `torch.Generator`, which breaks a
-dynamo graph), the gradient all-reduce, the puzzle embedding's sparse SignSGD, the EMA (one
-foreach lerp).
+Left eager: the puzzle-embedding lookup (sparse gradients; `reasoner/embedding.py` keeps it out
+of graphs, one graph break at the start of the recursion), the halting rule (its exploration
+draws take a `torch.Generator`, which breaks a dynamo graph), the gradient all-reduce, the puzzle
+embedding's sparse SignSGD, the EMA (one foreach lerp).
 
 Eager stays the reference path: the bit-exact tests (tests/reasoner/test_bf16.py) run eagerly;
 compiled float32 agrees with eager within 1e-4 of each tensor's largest magnitude over two
