@@ -15,7 +15,7 @@ TORCH_INDEX ?=
 $(VENV)/.ready: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench,grid]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench,grid,tensorboard]"
 	touch $@
 
 demo: $(VENV)/.ready
