@@ -10,8 +10,9 @@
    where its parts are known (`lookup`: a stored pair, a skeleton template, a lexical word), the
    word's forms are *read* off the pair: every alignment of the output with copies of the parts'
    outputs and the word's own token (`matching_forms`), of any length; the other such pairs
-   keep the forms that reproduce them. Words left with no form are not rule words; that makes
-   more pairs single-word ones, so this repeats until nothing changes.
+   keep the forms that reproduce them. Words left with no form are not rule words, and a lexical
+   word with no evidence counts as a leaf where it is a whole part; that makes more pairs
+   single-word ones, so this repeats until nothing changes.
 3. Whole parses. The words' forms and their order (loosest first) are searched together. A
    word with no local evidence gets its forms read in context (`forms.py`): under the order and
    the forms already chosen, each training pair that holds it once is parsed, its output solved
@@ -135,9 +136,10 @@ class _Space:
     def local(self) -> dict[str, list[Rule] | None]:
         """{word: rules read off its local evidence, simplest first; None: no evidence}."""
         words = [w for w in self.words if self.fixities[w]]
+        leaves: set[str] = set()  # lexical words with no evidence, taken as leaves when alone
         while True:
             evidence: dict[str, list] = defaultdict(list)
-            member = set(words)
+            member = set(words) - leaves
             for inp, out in self.pairs:
                 hits = [p for p, w in enumerate(inp) if w in member]
                 if len(hits) != 1:
@@ -146,6 +148,8 @@ class _Space:
                 left, right = inp[:p], inp[p + 1 :]
                 fixity = "prefix" if not left else "postfix" if not right else "infix"
                 parts = [left, right] if fixity == "infix" else [left or right]
+                if any(len(x) > 1 and leaves.intersection(x) for x in parts):
+                    continue  # such a word is a leaf only where it is a whole part
                 args = [self.known(x) for x in parts]
                 if all(a is not None for a in args):
                     evidence[inp[p]].append((fixity, args, out))
@@ -170,8 +174,9 @@ class _Space:
             unread = [w for w, r in out.items() if r is None and w in self.marked]
             many = len(unread) > MAX_UNREAD
             gone = {w for w, r in out.items() if r == []} | (set(unread) if many else set())
-            if not gone:
+            if not gone and leaves >= set(unread):
                 return out
+            leaves |= set(unread) - gone
             words = [w for w in words if w not in gone]
 
     def in_context(self, w: str, level: int, chosen: dict[str, Rule], groups) -> list[Rule]:
