@@ -28,6 +28,8 @@ from hartflow.data.logical_form import Edge, Graph
 __all__ = [
     "NodeSlots",
     "SlotKey",
+    "configuration",
+    "configurations",
     "decode_edges",
     "decode_scored",
     "graph_slots",
@@ -148,6 +150,18 @@ def parse_slot_name(name: str) -> tuple[str, SlotKey]:
     return direction, (tuple(role.split(" . ")), int(sd))
 
 
+def configuration(node: NodeSlots) -> tuple:
+    """A node's configuration as `decode_scored` compares it: its slot names with counts."""
+    items = [(slot_name("out", k), c) for k, c in node.out.items() if c > 0]
+    items += [(slot_name("in", k), c) for k, c in node.inc.items() if c > 0]
+    return tuple(sorted(items))
+
+
+def configurations(graphs: Iterable[Graph]) -> set[tuple]:
+    """Every node configuration the graphs show (the decoder's prior: `decode_scored`)."""
+    return {configuration(s) for g in graphs for s in graph_slots(g)}
+
+
 def decode_scored(
     names: Sequence[str],
     logp,
@@ -155,12 +169,17 @@ def decode_scored(
     max_repairs: int | None = None,
     stats: dict | None = None,
     multi_edges: bool = False,
+    configs: set[tuple] | None = None,
+    config_penalty: float = 4.0,
 ) -> list[Edge]:
     """Edges from predicted slot distributions: the argmax counts, decoded; while slots are left
     unfilled, the cheapest repair (in lost log-probability) is applied and the slots decoded
     again: drop an unfilled slot (one count less), or give a node on the slot's side a matching
     partner slot (one count more). So a consistent set of slots close to the most probable one
-    is decoded.
+    is decoded. With `configs` (the node configurations training shows), a node in a
+    configuration training never shows costs `config_penalty` more: a repair that moves a slot to
+    a node where it makes a seen configuration is preferred, and a slot whose node it puts in an
+    unseen configuration is dropped where that costs less than the penalty.
 
     Args:
         names: the slot keys (`slot_name`), one per column of `logp`.
@@ -169,6 +188,8 @@ def decode_scored(
         max_repairs: repairs tried at most (default 2 · positions + 1).
         stats: if given, receives "repairs" (applied) and "unfilled" (slots left at the end).
         multi_edges: as for `decode_edges`.
+        configs: the seen configurations (`configurations` of the training graphs), or None.
+        config_penalty: log-probability an unseen configuration costs.
 
     Returns:
         the edges of the repaired slots.
@@ -178,6 +199,21 @@ def decode_scored(
     keys = [parse_slot_name(x) for x in names]
     index = {k: j for j, k in enumerate(keys)}
     counts = [[max(range(C), key=lambda c, r=row: r[c]) for row in pos] for pos in logp]
+
+    def unseen(row: list[int]) -> float:
+        """The penalty of a node whose counts are `row`."""
+        if configs is None:
+            return 0.0
+        config = tuple(sorted((names[j], c) for j, c in enumerate(row) if c > 0))
+        return 0.0 if config in configs else config_penalty
+
+    def cost(i: int, j: int, change: int) -> float:
+        """Lost log-probability (and configuration penalty) of changing one count."""
+        c = counts[i][j]
+        row = list(counts[i])
+        row[j] += change
+        return logp[i][j][c] - logp[i][j][c + change] + unseen(row) - unseen(counts[i])
+
     edges: list[Edge] = []
     repairs, unfilled = 0, 0
     for _ in range(2 * n + 1 if max_repairs is None else max_repairs + 1):
@@ -189,23 +225,26 @@ def decode_scored(
                     (slots[i].out if direction == "out" else slots[i].inc)[key] += c
         edges, free_out, free_in = _fill(slots, True, multi_edges)
         unfilled = sum(c for f in (*free_out, *free_in) for c in f.values() if c > 0)
-        options = []  # (lost log-probability, distance, position, column, change)
+        options = []  # (cost, distance, position, column, change)
         for i in range(n):
             for direction, free in (("out", free_out[i]), ("in", free_in[i])):
                 for (role, sd), left in free.items():
                     if left <= 0:
                         continue
                     j = index[(direction, (role, sd))]
-                    c = counts[i][j]
-                    options.append((logp[i][j][c] - logp[i][j][c - 1], 0, i, j, -1))
+                    options.append((cost(i, j, -1), 0, i, j, -1))
                     other = index.get(("in" if direction == "out" else "out", (role, -sd)))
                     if other is None:
                         continue
                     for t in range(i - 1, -1, -1) if sd < 0 else range(i + 1, n):
-                        cp = counts[t][other]
-                        if cp + 1 < C:
-                            lost = logp[t][other][cp] - logp[t][other][cp + 1]
-                            options.append((lost, abs(t - i), t, other, 1))
+                        if counts[t][other] + 1 < C:
+                            options.append((cost(t, other, 1), abs(t - i), t, other, 1))
+        if not unfilled and configs is not None:
+            # every slot is filled: drop a slot that puts its node in an unseen configuration,
+            # where that gains more than it loses (its partner is then re-placed)
+            options = [(cost(i, j, -1), 0, i, j, -1) for i in range(n) if unseen(counts[i])
+                       for j, c in enumerate(counts[i]) if c > 0]  # fmt: skip
+            options = [o for o in options if o[0] < 0]
         if not options:
             break
         _, _, i, j, change = min(options)

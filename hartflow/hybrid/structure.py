@@ -119,12 +119,14 @@ class StructureVocab:
     roles: list[str]  # role paths joined by " . "
     slots: list[str] = field(default_factory=list)  # slot keys (`slot_name`); [] = pointers
     multi_edges: bool = False  # whether training joins a head to a target by two edges
+    configs: list = field(default_factory=list)  # node configurations training shows (prior)
 
     def __post_init__(self) -> None:
         self.word_id = {w: i for i, w in enumerate(self.words)}
         self.token_id = {t: i for i, t in enumerate(self.tokens)}
         self.role_id = {r: i for i, r in enumerate(self.roles)}
         self.slot_id = {k: i for i, k in enumerate(self.slots)}
+        self.config_set = {tuple((str(a), int(b)) for a, b in c) for c in self.configs} or None
 
     @classmethod
     def build(cls, pairs: Sequence[tuple[Tokens, Tokens]], graphs: Sequence[Graph],
@@ -156,12 +158,14 @@ class StructureVocab:
 
     def to_json(self) -> dict:
         return {"words": self.words, "tokens": self.tokens, "roles": self.roles,
-                "slots": self.slots, "multi_edges": self.multi_edges}  # fmt: skip
+                "slots": self.slots, "multi_edges": self.multi_edges,
+                "configs": [[list(x) for x in c] for c in self.configs]}  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: dict) -> StructureVocab:
         return cls(list(obj["words"]), list(obj["tokens"]), list(obj["roles"]),
-                   list(obj.get("slots", [])), bool(obj.get("multi_edges", False)))  # fmt: skip
+                   list(obj.get("slots", [])), bool(obj.get("multi_edges", False)),
+                   list(obj.get("configs", [])))  # fmt: skip
 
 
 @dataclass
@@ -389,7 +393,15 @@ def decode_graph(
                     if parse_slot_name(name)[0] == "out":
                         logp[i, j, 1:] = float("-inf")
                         logp[i, j, 0] = 0.0
-        edges = decode_scored(vocab.slots, logp, stats=stats, multi_edges=vocab.multi_edges)
+        edges = decode_scored(vocab.slots, logp, stats=stats, multi_edges=vocab.multi_edges,
+                              configs=vocab.config_set)  # fmt: skip
+        heads = {e.head for e in edges}
+        for i, node in enumerate(nodes):  # a word is a constant or a node, never both
+            if node.constant is not None and node.pred is not None:
+                keep_pred = i in heads
+                nodes[i] = node if keep_pred else Node(constant=node.constant)
+                if keep_pred:
+                    nodes[i] = Node(node.pred, node.unary, node.definite)
     else:
         for i in range(n):
             for r, target in enumerate(decided["edges"][i].tolist()):

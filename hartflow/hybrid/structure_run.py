@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from hartflow.data.logical_form import ConjunctOrder
+from hartflow.data.slots import configurations
 from hartflow.errors import HartFlowError
 from hartflow.hybrid.hypotheses import Hypothesis
 from hartflow.hybrid.selector import Selector, choose, fit_selector
@@ -131,6 +132,11 @@ class StructureTrainer(Trainer):
         self.n_original = len(train)
         if self.data.augmented:  # recombined pairs: more of the same local decisions
             train = [*train, *self.data.augmented]
+        if self.vocab.slots:  # the decoder's prior: configurations training (+ recombination) shows
+            shown = [g for g in graphs if g is not None]
+            shown += [parse_graph(c, o, self.anchors) for c, o in self.data.augmented]
+            self.vocab.configs = sorted(configurations(g for g in shown if g is not None))
+            self.vocab.config_set = set(self.vocab.configs) or None
             if hyps is not None:
                 hyps = [*hyps, *(self.data.augmented_hyps or [[]] * len(self.data.augmented))]
         items: list[StructureItem] = [
