@@ -9,7 +9,9 @@ primitives (except, in some episodes, one function seen only nested), and combin
 because they tell binding orders apart; one primitive is seen only alone. 10 queries nest the
 functions 2-3 deep in new ways, each with one answer under every grammar of the family that
 fits the study pairs (all binding orders, either associativity, any form for a function seen
-only nested). Meaning is the precedence parse of `hartflow.zeroshot.rules.Parser`.
+only nested). Meaning is the precedence parse of `hartflow.zeroshot.rules.Parser`. The
+long-form family (`generate(seed, max_form=8, own_tokens=True)`): binary forms of 2-8
+references, repetition x2-x6, and function words that also emit their own token.
 
 A folder of episodes holds `NAME_train.txt` and `NAME_test.txt` (SCAN format) per episode.
 """
