@@ -386,11 +386,30 @@ def structure_accuracy(result: dict) -> str:
             mean = sum(r[key] for r in finals) / len(finals)
             lines.append(f"| + selector, mean of {len(finals)} seeds | – | **{_pct100(mean)}** "
                          "| | | |")  # fmt: skip
+        redecoded = obj.get("redecoded", {})
+        trm_prior = redecoded.get(f"{part}-trm-final-s0")
+        hyb_prior = [(k, v) for k, v in sorted(redecoded.items()) if "-hybrid-final-" in k]
+        for name, r in hyb_prior:
+            seed = name.rsplit("-s", 1)[1]
+            lines.append(
+                f"| **+ configuration prior** (seed {seed}, same weights) | "
+                f"{score(trm_prior) if seed == '0' else '–'} | **{score(r)}** | "
+                f"{r['fixed']} / {r['broken']} | | |"
+            )
+        if len(hyb_prior) > 1:
+            key = "official_match" if slog else "exact_match"
+            mean = sum(r[key] for _, r in hyb_prior) / len(hyb_prior)
+            lines.append(f"| + configuration prior, mean of {len(hyb_prior)} seeds | – | "
+                         f"**{_pct100(mean)}** | | | |")  # fmt: skip
         gold = obj.get("gold_slot_decoder")
         if gold:
             lines.append(f"| decoder with gold slots (graphs rebuilt) | | "
                          f"{_pct100(gold['exact_graph'])} | | | |")  # fmt: skip
         hyb, trm = rows.get("hybrid-final-s0"), rows.get("trm-final-s0")
+        if redecoded.get(f"{part}-hybrid-final-s0"):  # the categories as finally decoded
+            hyb = {**hyb, **redecoded[f"{part}-hybrid-final-s0"]}
+            trm = {**trm, **redecoded[f"{part}-trm-final-s0"]} if trm and redecoded.get(
+                f"{part}-trm-final-s0") else trm  # fmt: skip
         if hyb:
             per = "per_category_official" if slog else "per_category"
             hrr_cat = hrr.get(per) or hyb.get("hypothesis_per_category", {})
@@ -400,7 +419,7 @@ def structure_accuracy(result: dict) -> str:
                 t = _pct100(trm[per][c]) if trm and per in trm else "–"
                 lines.append(f"| {c} | {_pct100(hrr_cat.get(c))} | {t} | {_pct100(v)} | "
                              f"{_pct100(hyb['per_category_order_insensitive'][c])} |")  # fmt: skip
-        curves = obj.get("depth_curves")
+        curves = obj.get("depth_curves_redecoded") or obj.get("depth_curves")
         if curves:
             lines += ["", f"Depth curves ({metric.split(' (')[0]} %, by recursion depth; "
                       "`structure_depth.png`):", "",

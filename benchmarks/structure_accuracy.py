@@ -225,6 +225,33 @@ def run_part(
     return obj
 
 
+def redecode(part: str, work: Path) -> dict[str, Any]:
+    """Score the finished final runs again with today's decoder (same weights): for runs trained
+    before the decoder's configuration prior, `evaluate_refiner` reads it from the same training
+    and recombined pairs. Stored beside the rows as `redecoded`."""
+    path = work / f"{part}.json"
+    obj = json.loads(path.read_text())
+    obj["redecoded"] = {}
+    for row in obj["rows"]:
+        out = work / row["name"]
+        if "final" not in row["name"] or not out.is_dir():
+            continue
+        ev = evaluate_refiner(out, batch_size=256, predictions=out / "predictions-redecoded.tsv")
+        keep = ("exact_match", "official_match", "order_insensitive_match", "fixed", "broken",
+                "ill_formed", "refiner_alone_exact_match", "answer_sources", "per_category",
+                "per_category_official", "per_category_order_insensitive", "seconds")  # fmt: skip
+        obj["redecoded"][row["name"]] = {k: ev.get(k) for k in keep}
+        console.print(f"{row['name']} redecoded: {ev['exact_match']:.4f}")
+        path.write_text(json.dumps(obj, indent=2))
+    finals = {r["mode"]: work / r["name"] / "predictions-redecoded.tsv"
+              for r in obj["rows"] if r["name"].endswith("final-s0")}  # fmt: skip
+    obj["depth_curves_redecoded"] = depth_curves(
+        part, work, {"hrr": work / f"{part}-hrr.tsv", **finals}
+    )
+    path.write_text(json.dumps(obj, indent=2))
+    return obj
+
+
 def merge(work: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"parts": {}, "settings": BASE, "machine": machine()}
     for part in PARTS:
@@ -268,6 +295,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--part", choices=tuple(PARTS))
     p.add_argument("--merge", action="store_true")
+    p.add_argument("--redecode", action="store_true",
+                   help="score the part's finished final runs again with today's decoder")
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--ablation-minutes", type=float, default=4.0)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -275,11 +304,15 @@ def main() -> None:
     p.add_argument("--reuse", action="store_true", help="keep finished runs (resume them)")
     p.add_argument("--work", type=Path, default=Path("runs/structure_accuracy"))
     args = p.parse_args()
-    if args.part:
+    if args.part and not args.redecode:
         minutes = 0.2 if args.quick else args.minutes
         run_part(args.part, args.work, minutes=minutes, quick=args.quick,
                  ablation_minutes=0.2 if args.quick else args.ablation_minutes,
                  seeds=tuple(args.seeds), reuse=args.reuse)  # fmt: skip
+    if args.redecode:
+        for part in [args.part] if args.part else list(PARTS):
+            if (args.work / f"{part}.json").is_file():
+                redecode(part, args.work)
     if args.merge:
         obj = merge(args.work)
         save("structure_accuracy", obj)

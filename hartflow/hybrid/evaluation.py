@@ -135,7 +135,13 @@ def evaluate_refiner(
     commands = [c for c, _ in data.test]
     if config["kind"] == "structure-refiner":
         from hartflow.hybrid.selector import Selector
-        from hartflow.hybrid.structure_run import hybrid_answers, structure_answers
+        from hartflow.hybrid.structure_run import (
+            hybrid_answers,
+            structure_answers,
+            with_configurations,
+        )
+
+        config = with_configurations(config, data)
 
         raw, features = structure_answers(
             model, config, commands, data.test_hyps, batch_size=batch_size, device=device,

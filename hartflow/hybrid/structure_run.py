@@ -337,6 +337,19 @@ def memory_answer(
     return None if graph is None else render_graph(graph, None)
 
 
+def with_configurations(config: dict, data) -> dict:
+    """A slot checkpoint's config with the decoder's configuration prior: as saved, or, for a
+    checkpoint trained before the prior existed, read from the same training pairs and
+    recombined pairs (`data`, as `prepare` makes them for the run's settings)."""
+    vocab = config["vocab"]
+    if not vocab.get("slots") or vocab.get("configs"):
+        return config
+    anchors = config.get("anchors")
+    graphs = [parse_graph(c, o, anchors) for c, o in [*data.train, *data.augmented]]
+    configs = sorted(configurations(g for g in graphs if g is not None))
+    return {**config, "vocab": {**vocab, "configs": [[list(x) for x in c] for c in configs]}}
+
+
 def hybrid_answers(
     refiner: Sequence[Tokens | None],
     features: Sequence[dict[str, float]],
@@ -347,11 +360,22 @@ def hybrid_answers(
     selector: Selector,
 ) -> tuple[list[Tokens | None], list[str]]:
     """The hybrid's answers: the memory's (through the codec) and the refiner's graph where they
-    agree or only one exists, else the selector's choice; and each answer's source."""
+    agree or only one exists, else the selector's choice; and each answer's source. Where
+    neither is a well-formed graph, the memory's first hypothesis that is one (a neighbour's
+    instantiation) stands, so an answer is ill-formed only where no hypothesis parses."""
     if hyps is None:
         return list(refiner), ["refiner"] * len(refiner)
     memory = [memory_answer(c, h, anchors) for c, h in zip(commands, hyps, strict=True)]
-    return choose(refiner, memory, features, selector)
+    answers, sources = choose(refiner, memory, features, selector)
+    for i, a in enumerate(answers):
+        if a is None:
+            for h in hyps[i]:
+                graph = parse_graph(commands[i], h.tokens, anchors)
+                answers[i] = None if graph is None else render_graph(graph, None)
+                if answers[i] is not None:
+                    sources[i] = "memory neighbour"
+                    break
+    return answers, sources
 
 
 def graph_rows(command: Tokens, decided: dict[str, torch.Tensor], vocab: StructureVocab) -> dict:

@@ -47,3 +47,17 @@ def test_tables_have_every_step_mode_and_category():
     # SLOG leads with its official metric, plain exact match in brackets
     assert "**SLOG gen** (official metric (plain exact match) %; HRR-only 60.0 %" in text
     assert "| **+ selector** (seed 0) | – | **95.0 % (90.0 %)** |" in text
+
+
+def test_redecoded_rows_and_categories():
+    obj = part("cogs")
+    obj["redecoded"] = {
+        "cogs-hybrid-final-s0": {**row("x", "hybrid", 0.97), "fixed": 20, "broken": 1},
+        "cogs-hybrid-final-s1": {**row("x", "hybrid", 0.95), "fixed": 19, "broken": 3},
+        "cogs-trm-final-s0": row("x", "trm", 0.3),
+    }
+    text = structure_accuracy({"parts": {"cogs": obj}})
+    first = "| **+ configuration prior** (seed 0, same weights) | 30.0 % | **97.0 %** | 20 / 1 |"
+    assert first in text
+    assert "| + configuration prior, mean of 2 seeds | – | **96.0 %** |" in text
+    assert "| pp_recursion | 0.0 % | 30.0 % | 97.0 % | 97.0 % |" in text  # categories re-decoded
