@@ -412,7 +412,7 @@ def train_(
         require_tensorboard()
     from hartflow.hybrid import TrainConfig
     from hartflow.hybrid import train as train_refiner
-    from hartflow.hybrid.training import with_defaults
+    from hartflow.hybrid.run import with_defaults
 
     given = {k: v for k, v in dict(dim=dim, batch_size=batch_size, lr=lr, max_steps=steps,
                                    corruption=corruption).items() if v is not None}  # fmt: skip

@@ -7,6 +7,6 @@ traces). TRM-only mode is the same refiner trained and evaluated without hypothe
 
 from hartflow.hybrid.config import TrainConfig
 from hartflow.hybrid.evaluation import decode_trace, evaluate_refiner
-from hartflow.hybrid.training import train
+from hartflow.hybrid.run import train
 
 __all__ = ["TrainConfig", "decode_trace", "evaluate_refiner", "train"]

@@ -14,6 +14,7 @@ import cli
 from hartflow.data import load_examples
 from hartflow.data.logical_form import ConjunctOrder, Edge, Graph, Node, render_form, to_form
 from hartflow.hybrid import TrainConfig, decode_trace, evaluate_refiner, train
+from hartflow.hybrid.run import resolve_refiner
 from hartflow.hybrid.structure import (
     StructureVocab,
     collate,
@@ -23,7 +24,6 @@ from hartflow.hybrid.structure import (
     parse_graph,
     render_graph,
 )
-from hartflow.hybrid.training import resolve_refiner
 from tests.conftest import SHARED_DATA
 
 runner = CliRunner()
@@ -329,7 +329,7 @@ class TestNothingDroppedInSilence:
 
 def test_minutes_alone_trains_for_the_minutes_with_the_benchmark_settings(lf_files):
     from hartflow.hybrid.config import STRUCTURE_DEFAULTS, UNTIL_BUDGET
-    from hartflow.hybrid.training import with_defaults
+    from hartflow.hybrid.run import with_defaults
 
     base = TrainConfig(task=None, split=None, train_file=str(lf_files[0]),
                        test_file=str(lf_files[1]), minutes=3.0)  # fmt: skip
