@@ -228,28 +228,29 @@ def run_part(
 def redecode(part: str, work: Path) -> dict[str, Any]:
     """Score the finished final runs again with today's decoder (same weights): for runs trained
     before the decoder's configuration prior, `evaluate_refiner` reads it from the same training
-    and recombined pairs. Stored beside the rows as `redecoded`."""
-    path = work / f"{part}.json"
-    obj = json.loads(path.read_text())
-    obj["redecoded"] = {}
-    for row in obj["rows"]:
-        out = work / row["name"]
-        if "final" not in row["name"] or not out.is_dir():
+    and recombined pairs. Written to `<part>-redecoded.json`, which `merge` folds in (so it can
+    run beside a part that is still measuring its other rows)."""
+    rows = json.loads((work / f"{part}.json").read_text())["rows"]
+    path = work / f"{part}-redecoded.json"
+    out: dict[str, Any] = {"redecoded": {}}
+    for row in rows:
+        run = work / row["name"]
+        if "final" not in row["name"] or not run.is_dir():
             continue
-        ev = evaluate_refiner(out, batch_size=256, predictions=out / "predictions-redecoded.tsv")
+        ev = evaluate_refiner(run, batch_size=256, predictions=run / "predictions-redecoded.tsv")
         keep = ("exact_match", "official_match", "order_insensitive_match", "fixed", "broken",
                 "ill_formed", "refiner_alone_exact_match", "answer_sources", "per_category",
                 "per_category_official", "per_category_order_insensitive", "seconds")  # fmt: skip
-        obj["redecoded"][row["name"]] = {k: ev.get(k) for k in keep}
+        out["redecoded"][row["name"]] = {k: ev.get(k) for k in keep}
         console.print(f"{row['name']} redecoded: {ev['exact_match']:.4f}")
-        path.write_text(json.dumps(obj, indent=2))
+        path.write_text(json.dumps(out, indent=2))
     finals = {r["mode"]: work / r["name"] / "predictions-redecoded.tsv"
-              for r in obj["rows"] if r["name"].endswith("final-s0")}  # fmt: skip
-    obj["depth_curves_redecoded"] = depth_curves(
+              for r in rows if r["name"].endswith("final-s0")}  # fmt: skip
+    out["depth_curves_redecoded"] = depth_curves(
         part, work, {"hrr": work / f"{part}-hrr.tsv", **finals}
     )
-    path.write_text(json.dumps(obj, indent=2))
-    return obj
+    path.write_text(json.dumps(out, indent=2))
+    return out
 
 
 def merge(work: Path) -> dict[str, Any]:
@@ -258,7 +259,14 @@ def merge(work: Path) -> dict[str, Any]:
         path = work / f"{part}.json"
         if path.is_file():
             out["parts"][part] = json.loads(path.read_text())
+            again = work / f"{part}-redecoded.json"
+            if again.is_file():
+                out["parts"][part].update(json.loads(again.read_text()))
     return out
+
+
+def _curves(part_obj: dict[str, Any]) -> dict[str, Any]:
+    return part_obj.get("depth_curves_redecoded") or part_obj.get("depth_curves") or {}
 
 
 def plot(obj: dict[str, Any], png: Path) -> Path | None:
@@ -271,12 +279,12 @@ def plot(obj: dict[str, Any], png: Path) -> Path | None:
     except ImportError:
         return None
     panels = [(part, fam) for part, p in obj["parts"].items()
-              for fam in DEPTH_CATEGORIES[part] if p.get("depth_curves")]  # fmt: skip
+              for fam in DEPTH_CATEGORIES[part] if _curves(p)]  # fmt: skip
     if not panels:
         return None
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
     for ax, (part, fam) in zip(axes[0], panels, strict=True):
-        for mode, curves in obj["parts"][part]["depth_curves"].items():
+        for mode, curves in _curves(obj["parts"][part]).items():
             points = curves.get(fam, {})
             xs = sorted(int(d) for d in points)
             ax.plot(xs, [100 * points[str(d)]["exact"] for d in xs], marker="o", label=mode)
