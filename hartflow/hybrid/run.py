@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,11 @@ def train(
     checkpoint there exactly. Runs data-parallel under torchrun.
 
     `threads` sets torch's intra-op threads (1 by default: the model is small, and on a shared
-    machine more threads than free cores make every small op far slower)."""
+    machine more threads than free cores make every small op far slower).
+
+    `cfg.minutes` is wall-clock from this call: the memory's hypotheses and the recombined pairs
+    are built inside the budget, and the selector is fitted after it."""
+    started = time.perf_counter()
     out = Path(out)
     if threads is not None:
         torch.set_num_threads(threads)
@@ -56,6 +61,7 @@ def train(
         trainer: Trainer = StructureTrainer(cfg, out=out, device=device)
     else:
         trainer = Trainer(cfg, out=out, device=device)
+    trainer.setup_seconds = time.perf_counter() - started
     if resume:
         found = trainer.resume()
         if not found:

@@ -144,6 +144,7 @@ class Trainer:
             self.opt = AdamATan2(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.ema = EMA(self.model, decay=cfg.ema_decay)
         self.step, self.batch, self.elapsed = 0, 0, 0.0
+        self.setup_seconds = 0.0  # spent before training (hypotheses, recombination): budgeted
 
     # ------------------------------------------------------------------ what the model is
     def setup(self) -> None:
@@ -303,7 +304,8 @@ class Trainer:
         last_ckpt = self.step
         window: list[dict[str, float]] = []
         while self.step < cfg.max_steps:
-            if cfg.minutes is not None and time.perf_counter() - start > 60 * cfg.minutes:
+            used = time.perf_counter() - start + self.setup_seconds
+            if cfg.minutes is not None and used > 60 * cfg.minutes:
                 break
             metrics = self.train_batch()
             window.append(metrics)
