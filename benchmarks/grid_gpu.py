@@ -42,17 +42,27 @@ log = logging.getLogger("benchmarks.grid_gpu")
 
 
 def build_data(out: Path, *, train: int, test: int, aug: int, min_rating: int, seed: int,
-               workers: int) -> dict[str, Any]:  # fmt: skip
-    """Generate rated puzzles with `workers` processes and write the data set to `out`."""
+               workers: int, puzzles_csv: Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """Generate rated puzzles with `workers` processes (or read them from `puzzles_csv`, e.g.
+    made ahead on another machine) and write the data set to `out`."""
     from hartflow.grid import sudoku
 
     start = time.perf_counter()
-    puzzles = sudoku.generate(train + test, 9, min_rating=min_rating, seed=seed, workers=workers)
+    if puzzles_csv is None:
+        puzzles = sudoku.generate(train + test, 9, min_rating=min_rating, seed=seed,
+                                  workers=workers)  # fmt: skip
+    else:
+        puzzles = [p for p in sudoku.read_csv(puzzles_csv) if p.rating >= min_rating]
+        if len(puzzles) < train + test:
+            raise SystemExit(f"{puzzles_csv}: {len(puzzles)} puzzles rated >= {min_rating}, "
+                             f"need {train + test} (--train-puzzles + --test-puzzles)")  # fmt: skip
+        puzzles = puzzles[: train + test]
     sudoku.build(puzzles[:train], puzzles[train:], out, size=9, aug=aug, seed=seed,
                  source=f"benchmarks.grid_gpu min_rating={min_rating}")  # fmt: skip
     ratings = [p.rating for p in puzzles]
     return {"train_puzzles": train, "test_puzzles": test, "aug": aug, "min_rating": min_rating,
             "mean_rating": statistics.mean(ratings),
+            "puzzles_from": str(puzzles_csv) if puzzles_csv else "generated",
             "seconds": time.perf_counter() - start}  # fmt: skip
 
 
@@ -113,6 +123,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     p.add_argument("--test-puzzles", type=int, default=200)
     p.add_argument("--aug", type=int, default=1000, help="equivalent copies per train puzzle")
     p.add_argument("--min-rating", type=int, default=20)
+    p.add_argument("--puzzles", type=Path, default=None,
+                   help="read rated puzzles from this Sudoku-Extreme CSV (sudoku.write_csv writes "
+                        "one) instead of generating them here: the first ones rated "
+                        ">= --min-rating")  # fmt: skip
     p.add_argument("--batch", type=int, default=768)
     p.add_argument("--warmup-steps", type=int, default=None,
                    help="default: 3 %% of the steps the budget allows at 4 steps/s, at most "
@@ -145,7 +159,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     data_info = None
     if not (data_dir / "test" / "dataset.json").exists():
         data_info = build_data(data_dir, train=a.train_puzzles, test=a.test_puzzles, aug=a.aug,
-                               min_rating=a.min_rating, seed=a.seed, workers=a.workers)  # fmt: skip
+                               min_rating=a.min_rating, seed=a.seed, workers=a.workers,
+                               puzzles_csv=a.puzzles)  # fmt: skip
     run_dir = a.work / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     warmup = a.warmup_steps
     if warmup is None:

@@ -51,3 +51,30 @@ class TestFlopCount:
         with recorder:
             torch.nn.functional.scaled_dot_product_attention(q, q, q)
         assert grid_speed.matmul_flops(recorder.calls) == 2 * (2 * 6 * 5 * 4 * 5)
+
+
+def _puzzle(shift: int, rating: int):
+    """A valid 9×9 Sudoku (a shifted pattern) with every third cell blank, rated `rating`."""
+    import numpy as np
+
+    from hartflow.grid.sudoku_transform import Puzzle
+
+    answer = np.array([((r * 3 + r // 3 + c + shift) % 9) + 1 for r in range(9) for c in range(9)],
+                      dtype=np.int8)  # fmt: skip
+    question = answer.copy()
+    question[::3] = 0
+    return Puzzle(question=question, answer=answer, rating=rating)
+
+
+def test_puzzles_read_from_a_csv_skip_generation_and_keep_the_rating_floor(tmp_path):
+    from hartflow.grid import sudoku
+
+    puzzles = [_puzzle(0, 30), _puzzle(1, 5), _puzzle(2, 40)]
+    csv = sudoku.write_csv(puzzles, tmp_path / "made_ahead.csv")
+    info = grid_gpu.build_data(tmp_path / "data", train=1, test=1, aug=2, min_rating=20, seed=0,
+                               workers=1, puzzles_csv=csv)  # fmt: skip
+    assert info["mean_rating"] == 35 and info["puzzles_from"] == str(csv)
+    assert (tmp_path / "data" / "test" / "dataset.json").exists()
+    with pytest.raises(SystemExit, match="2 puzzles rated >= 20, need 3"):
+        grid_gpu.build_data(tmp_path / "more", train=2, test=1, aug=0, min_rating=20, seed=0,
+                            workers=1, puzzles_csv=csv)  # fmt: skip
