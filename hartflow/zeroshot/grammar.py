@@ -19,21 +19,18 @@
    for that word's part (the other parts computed by the grammar), and the part aligned with the
    word's arguments; a function word may also translate to nothing (a leaf with an empty output,
    like SCAN's `turn`). Up to MAX_PERMUTE words every order is tried; beyond that, the order is
-   built by inserting the words one at a time (those with local evidence first) where they fit
-   best (the tightest such place on a tie), then improved by moving one word at a time. Every
-   training pair whose output tokens its own words' lexicon entries explain is parsed in full
-   (only the leaves, the parts no rule splits, are looked up). A hypothesis must contradict no
-   pair; among those, the one reproducing most pairs wins, then the simplest (shortest forms),
-   then the one where words with alike rules (fixity, own token) bind next to each other, then
-   the one with unary words binding tighter than binary ones. Others that reproduce as many
-   pairs are kept as alternatives (shown by `decode --explain`). A word that shares no pair
-   with another takes its simplest form and a conventional place (binary loosest, unary
-   tightest).
+   built by inserting the words one at a time (`_orders`). Every training pair whose output
+   tokens its own words' lexicon entries explain is parsed in full (only the leaves, the parts
+   no rule splits, are looked up). A hypothesis must contradict no pair; among those, the one
+   reproducing most pairs wins, then the simplest (shortest forms), then the one where words
+   with alike rules (fixity, own token) bind next to each other, then the one with unary words
+   binding tighter than binary ones. Others that reproduce as many pairs are kept as
+   alternatives (shown by `decode --explain`). A word that shares no pair with another takes
+   its simplest form and a conventional place (binary loosest, unary tightest).
 Pairs are grouped by which candidate words they hold, so each group is parsed once per ordering
-of its own words; the search samples at most `max_pairs` pairs per group, and the winner is
-then checked against every pair (a failure moves on to the next hypothesis). If no hypothesis
-fits, the word whose removal fits most pairs is left out, and rules reproducing fewer than
-`min_support` pairs are dropped. Nothing here names a word of any data set.
+of its own words; the search samples at most MAX_PAIRS pairs per group, and the winner is then
+checked against every pair (a failure moves on to the next hypothesis). Rules that reproduce no
+pair are dropped. Nothing here names a word of any data set.
 """
 
 from __future__ import annotations
@@ -51,6 +48,7 @@ MAX_PERMUTE = 6  # up to this many rule words every order is tried; beyond it, l
 MAX_HYPOTHESES = 200_000  # form choices tried in one search, over all orders
 MAX_UNREAD = 8  # lexical words with no local evidence that are still read in context
 MAX_SOLVED = 8  # pairs solved for a word's part when its forms are read in context
+MAX_PAIRS = 32  # pairs per group sampled during the search
 
 
 @dataclass
@@ -59,10 +57,6 @@ class Grammar:
 
     rules: dict[str, Rule] = field(default_factory=dict)
     alternatives: list[dict[str, Rule]] = field(default_factory=list)
-    reproduced: int = 0  # training pairs whose whole parse uses a rule and reproduces them
-
-    def parser(self) -> Parser:
-        return Parser(self.rules)
 
 
 def induce_grammar(
@@ -70,9 +64,6 @@ def induce_grammar(
     function_words: set[str],
     lookup: Callable[[Tokens], Tokens | None],
     lexicon: dict[str, str],
-    *,
-    min_support: int = 2,
-    max_pairs: int = 32,
 ) -> Grammar:
     """The grammar (rules and levels) that reproduces most training pairs by whole parses.
 
@@ -82,8 +73,6 @@ def induce_grammar(
             nothing); lexical words never seen alone may carry rules too (step 1).
         lookup: the known output of a part (None when unknown); it must not use rules.
         lexicon: {word: token}; a pair is parsed in full only if these explain its tokens.
-        min_support: pairs a rule must reproduce to be kept.
-        max_pairs: pairs per group sampled during the search.
     """
     cache: dict[Tokens, Tokens | None] = {}
 
@@ -98,16 +87,8 @@ def induce_grammar(
     candidates = space.local()
     explained = [(i, o) for i, o in pairs if set(o) <= {lexicon[w] for w in i if w in lexicon}]
     while True:
-        grammar = _search(explained, candidates, space, max_pairs)
-        if candidates and not grammar.rules:  # nothing fits: leave out the least useful word
-            trials = {
-                w: _search(explained, {x: c for x, c in candidates.items() if x != w}, space,
-                           max_pairs)
-                for w in candidates
-            }  # fmt: skip
-            del candidates[max(trials, key=lambda w: trials[w].reproduced)]
-            continue
-        weak = [w for w, r in grammar.rules.items() if r.support < min_support]
+        grammar = _search(explained, candidates, space)
+        weak = [w for w, r in grammar.rules.items() if not r.support]
         if not weak:
             return grammar
         for w in weak:
@@ -229,7 +210,7 @@ class _Hypothesis:
         return (-self.reproduced, self.cost, self.runs, self.penalty)
 
 
-def _search(pairs, candidates, space: _Space, max_pairs) -> Grammar:
+def _search(pairs, candidates, space: _Space) -> Grammar:
     """Step 3: the best hypothesis over orders and forms, checked against every pair."""
     known = space.known
     groups: dict[tuple[str, ...], list[Pair]] = defaultdict(list)
@@ -237,7 +218,7 @@ def _search(pairs, candidates, space: _Space, max_pairs) -> Grammar:
         held = [w for w in inp if w in candidates]
         if len(held) >= 2:
             groups[tuple(sorted(set(held)))].append((inp, out))
-    sample = {g: ps[:max_pairs] for g, ps in groups.items()}
+    sample = {g: ps[:MAX_PAIRS] for g, ps in groups.items()}
     memo: dict[tuple, tuple[int, int]] = {}
     trees: dict[tuple, list] = {}
 
@@ -273,7 +254,7 @@ def _search(pairs, candidates, space: _Space, max_pairs) -> Grammar:
         inside = {g: ps for g, ps in sample.items() if set(g) <= set(order)}
         return _assign(order, candidates, inside, score, budget, space)
 
-    for order in _orders(words, candidates, space, assign):
+    for order in _orders(words, candidates, assign):
         found.extend(assign(order))
     for h in found:
         full = [*loose, *sorted(h.rules, key=lambda w: h.rules[w].level), *tight]
@@ -293,42 +274,22 @@ def _search(pairs, candidates, space: _Space, max_pairs) -> Grammar:
             if a.reproduced == h.reproduced:
                 alternatives.setdefault(_shape(a.rules), a.rules)
         alternatives.pop(_shape(h.rules), None)
-        return Grammar(verified, list(alternatives.values())[:3], h.reproduced)
+        return Grammar(verified, list(alternatives.values())[:3])
     return Grammar()
 
 
-def _orders(words, candidates, space, assign):
+def _orders(words, candidates, assign) -> list[tuple[str, ...]]:
     """Orders (loosest first) to try: all of them for a few words; else one built by inserting
     the words one at a time (those with local evidence first, most supported first) where they
-    fit the pairs of the words placed so far best (the tightest such place on a tie), then
-    improved by moving one word at a time."""
+    fit the pairs of the words placed so far best (the tightest such place on a tie)."""
     if len(words) <= MAX_PERMUTE:
-        yield from itertools.permutations(words)
-        return
-    seen: dict[tuple, tuple] = {}
-
-    def best(o):
-        if tuple(o) not in seen:
-            seen[tuple(o)] = min((h.key() for h in assign(tuple(o))), default=(1,))
-        return seen[tuple(o)]
-
-    order: list[str] = []
+        return list(itertools.permutations(words))
+    order: tuple[str, ...] = ()
     for w in sorted(words, key=lambda w: (candidates[w] is None, -max(
             (r.support for r in candidates[w] or ()), default=0))):  # fmt: skip
-        order = min(([*order[:p], w, *order[p:]] for p in reversed(range(len(order) + 1))),
-                    key=best)  # fmt: skip
-    current = best(order)
-    improved = True
-    while improved:
-        improved = False
-        for w in list(order):
-            rest = [x for x in order if x != w]
-            for p in range(len(order)):
-                trial = [*rest[:p], w, *rest[p:]]
-                k = best(trial)
-                if k < current:
-                    order, current, improved = trial, k, True
-    yield tuple(order)
+        order = min(((*order[:p], w, *order[p:]) for p in reversed(range(len(order) + 1))),
+                    key=lambda o: min((h.key() for h in assign(o)), default=(1,)))  # fmt: skip
+    return [order]
 
 
 def _assign(order, candidates, groups, score, budget: list[int], space) -> list[_Hypothesis]:

@@ -117,11 +117,10 @@ class ZeroShotReasoner:
         d: HRR dimension of the skeleton vectors.
         k: neighbours retrieved per command (reported as evidence).
         seed: fixes every vector.
-        min_support: training pairs a composition rule must reproduce to be kept.
     """
 
-    def __init__(self, *, d: int = 1024, k: int = 3, seed: int = 0, min_support: int = 1) -> None:
-        self.d, self.k, self.seed, self.min_support = d, k, seed, min_support
+    def __init__(self, *, d: int = 1024, k: int = 3, seed: int = 0) -> None:
+        self.d, self.k, self.seed = d, k, seed
 
     # ----------------------------------------------------------------------------------- fit
     def fit(self, pairs: Iterable[tuple[Sequence[str], Sequence[str]]]) -> ZeroShotReasoner:
@@ -158,13 +157,7 @@ class ZeroShotReasoner:
         self.positions = induce_positions(data, self.lexicon, self.classes)
         self.span_edits = SpanEdits(self.positions, lambda x: x not in self.function_words)
         self.span_edits.learn(stored, [o for _, o in data])
-        self.grammar: Grammar = induce_grammar(
-            data,
-            self.function_words - set(self.induced),
-            self._known,
-            self.induced,
-            min_support=self.min_support,
-        )
+        self.grammar: Grammar = induce_grammar(data, self.function_words, self._known, self.induced)
         self.rules: dict[str, Rule] = self.grammar.rules
         self.parser = Parser(self.rules)
         for (skel, _), tmpl in self.unclear.items():  # a template for the neighbour evidence
@@ -188,22 +181,10 @@ class ZeroShotReasoner:
         return self
 
     def _known(self, span: Tokens) -> Tokens | None:
-        """A part's output without rules: stored, from its skeleton's one template, or a
-        lexical word's token (what grammar induction builds on)."""
+        """A part's output without rules: stored, or a lexical word's token (what grammar
+        induction builds on)."""
         out = self.train.get(span)
-        if out is not None:
-            return out
-        skel, fillers = abstract(span, self.lexicon, self.classes)
-        choice = self.choices.get(skel)
-        if (
-            choice is not None
-            and len(choice.templates) == 1
-            and not ambiguous(fillers, self.lexicon)
-        ):
-            return instantiate(choice.templates[0], fillers, self.lexicon)
-        if len(span) == 1 and span[0] in self.induced:
-            return (self.induced[span[0]],)
-        return None
+        return out if out is not None else self._word(span)
 
     def _encode(self, skeletons: Sequence[Tokens]) -> torch.Tensor:
         return hrr.encode_sequence([list(s) for s in skeletons], self.symbols, p_err=None).reshape(
@@ -309,10 +290,6 @@ class ZeroShotReasoner:
             )
             if tokens is None:
                 found = self._by_analogy(skel, fillers, found)
-            if found.tokens is None and len(c) == 1 and c[0] in self.induced:
-                t = self.induced[c[0]]  # a lexical word alone, never seen alone in training
-                found = replace(found, tokens=(t,), score=1.0, reason="",
-                                rules=[f"lexicon: {c[0]!r} -> {t!r}"])  # fmt: skip
             self._looked[c] = found
 
     def _template(self, skel: Tokens, fillers: list[str]) -> tuple[Tokens | None, str]:
@@ -373,11 +350,7 @@ class ZeroShotReasoner:
 
     def describe_rules(self) -> list[str]:
         """The induced rules, loosest first."""
-        return [r.describe() for r in self.rule_list]
-
-    @property
-    def rule_list(self) -> list[Rule]:
-        return sorted(self.rules.values(), key=lambda r: r.level)
+        return [r.describe() for r in sorted(self.rules.values(), key=lambda r: r.level)]
 
 
 def _differ_on(a: dict[str, Rule], b: dict[str, Rule], words: set[str]) -> bool:

@@ -9,7 +9,7 @@ import pytest
 from hartflow.data import load_examples, tokens
 from hartflow.errors import HartFlowError
 from hartflow.evaluation import evaluate
-from hartflow.zeroshot import ZeroShotReasoner, abstract, induce_grammar, induce_lexicon
+from hartflow.zeroshot import Parser, ZeroShotReasoner, abstract, induce_grammar, induce_lexicon
 
 
 def pairs_of(examples):
@@ -107,7 +107,7 @@ def test_a_scan_split_through_the_grammar_alone(jump):
     shapes = {w: r.shape(w) for w, r in reasoner.rules.items()}
     assert shapes["around"] == "x around y -> " + " ".join(["[y] [x]"] * 4)
     assert shapes["left"] == "x left -> I_TURN_LEFT [x]" and shapes["turn"] == "turn -> (nothing)"
-    parser = reasoner.grammar.parser()
+    parser = Parser(reasoner.rules)
     words = {(w,): (t,) for w, t in reasoner.induced.items()}
     got = [parser.interpret(i, words.get, leaves_only=True)[0] for i, _ in test]
     assert got == [o for _, o in test]
