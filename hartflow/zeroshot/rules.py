@@ -28,7 +28,6 @@ Tokens = tuple[str, ...]
 Form = tuple[int | str, ...]  # argument indices and the word's own tokens
 FIXITIES = ("prefix", "postfix", "infix")
 EMPTY = "empty"  # the fixity of a word that translates to nothing
-SHORT = 64  # commands up to this long are split by one pass over the span (`Parser._scan`)
 
 
 @dataclass(frozen=True)
@@ -111,20 +110,16 @@ class Parser:
 
     def parse(self, command: Sequence[str]) -> list[Node]:
         """The parse tree as nodes, root first; every node's children come after it."""
-        n = len(command)
-        rule_at = [self.rules.get(w) for w in command]
-        at: dict[int, list[int]] = {lv: [] for lv in self.levels} if n > SHORT else {}
-        for p, r in enumerate(rule_at if n > SHORT else ()):  # infix positions per level
+        at: dict[int, list[int]] = {lv: [] for lv in self.levels}  # infix positions per level
+        for p, w in enumerate(command):
+            r = self.rules.get(w)
             if r is not None and r.fixity == "infix":
                 at[r.level].append(p)
-        nodes = [Node(0, n)]
+        nodes = [Node(0, len(command))]
         todo = [0]
         while todo:
             node = nodes[todo.pop()]
-            if n <= SHORT:
-                split = self._scan(rule_at, node.lo, node.hi)
-            else:
-                split = self._split(command, node.lo, node.hi, at)
+            split = self._split(command, node.lo, node.hi, at)
             if split is None:
                 continue
             p, rule = split
@@ -138,27 +133,9 @@ class Parser:
                 nodes.append(Node(lo, hi))
         return nodes
 
-    def _scan(self, rule_at: list[Rule | None], lo: int, hi: int):
-        """`_split` by one pass over a short span: the loosest fitting word; at one level a
-        prefix word before a postfix word before an infix word, the last infix (or first)."""
-        if hi - lo < 2:
-            return None
-        best, found = None, None
-        r = rule_at[lo]
-        if r is not None and r.fixity == "prefix":
-            best, found = (r.level, 0, 0), (lo, r)
-        r = rule_at[hi - 1]
-        if r is not None and r.fixity == "postfix" and (best is None or (r.level, 1) < best[:2]):
-            best, found = (r.level, 1, 0), (hi - 1, r)
-        for p in range(lo + 1, hi - 1):
-            r = rule_at[p]
-            if r is not None and r.fixity == "infix":
-                key = (r.level, 2, p if self.right else -p)
-                if best is None or key < best:
-                    best, found = key, (p, r)
-        return found
-
     def _split(self, command, lo: int, hi: int, at: dict[int, list[int]]):
+        """(position, rule) of the loosest fitting word in [lo, hi); at one level a prefix word
+        before a postfix word before an infix word, the last infix (or first); None: a leaf."""
         if hi - lo < 2:
             return None
         first, last = self.rules.get(command[lo]), self.rules.get(command[hi - 1])
