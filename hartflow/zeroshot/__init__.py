@@ -1,7 +1,7 @@
 """The zero-shot HRR reasoner (no gradient training): lexicon, skeleton memory, induced grammar."""
 
 from hartflow.zeroshot.analogy import SpanEdits, induce_positions
-from hartflow.zeroshot.choice import Alternations, TemplateChoice
+from hartflow.zeroshot.choice import Alternations
 from hartflow.zeroshot.classes import induce_classes, substitutable
 from hartflow.zeroshot.grammar import Grammar, induce_grammar
 from hartflow.zeroshot.lexicon import LexiconMemory, induce_lexicon
@@ -16,7 +16,6 @@ __all__ = [
     "Parser",
     "Rule",
     "SpanEdits",
-    "TemplateChoice",
     "ZeroShotReasoner",
     "abstract",
     "induce_classes",

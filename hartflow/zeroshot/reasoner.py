@@ -29,7 +29,7 @@ import torch
 import hrr
 from hartflow.errors import HartFlowError
 from hartflow.zeroshot.analogy import MAX_INSERT, MAX_SPAN, SpanEdits, induce_positions
-from hartflow.zeroshot.choice import Alternations, TemplateChoice
+from hartflow.zeroshot.choice import Alternations
 from hartflow.zeroshot.classes import induce_classes, substitutable
 from hartflow.zeroshot.grammar import Grammar, induce_grammar
 from hartflow.zeroshot.lexicon import LexiconMemory, induce_lexicon
@@ -80,20 +80,10 @@ def template(output: Sequence[str], fillers: list[str], lexicon: dict[str, str])
     return tuple(slot_of.get(t, t) for t in output)
 
 
-def ambiguous(fillers: list[str], lexicon: dict[str, str]) -> bool:
-    """Whether two slots share a translation (the template cannot tell which one a token is)."""
-    return len({lexicon[w] for w in fillers}) < len(fillers)
-
-
-def sharing(fillers: list[str], lexicon: dict[str, str]) -> Tokens:
+def sharing(fillers: list[str], lexicon: dict[str, str]) -> tuple[int, ...]:
     """Which slots share a translation: per slot, the first slot with the same translation."""
     first: dict[str, int] = {}
-    return tuple(str(first.setdefault(lexicon[w], k)) for k, w in enumerate(fillers))
-
-
-def slot_positions(skeleton: Tokens, function_words: set[str]) -> list[int]:
-    """Where each slot of a skeleton is (its index in the skeleton)."""
-    return [p for p, t in enumerate(skeleton) if t not in function_words]
+    return tuple(first.setdefault(lexicon[w], k) for k, w in enumerate(fillers))
 
 
 def instantiate(tmpl: Tokens, fillers: list[str], lexicon: dict[str, str]) -> Tokens | None:
@@ -136,24 +126,25 @@ class ZeroShotReasoner:
         self.train = dict(data)
 
         seen: dict[Tokens, list[tuple[Tokens, list[str]]]] = defaultdict(list)
-        unclear: dict[tuple[Tokens, Tokens], Counter] = defaultdict(Counter)
+        unclear: dict[tuple[Tokens, tuple[int, ...]], Counter] = defaultdict(Counter)
         for inp, out in data:
             skel, fillers = abstract(inp, self.lexicon, self.classes)
-            if ambiguous(fillers, self.lexicon):
-                unclear[skel, sharing(fillers, self.lexicon)][
-                    template(out, fillers, self.lexicon)
-                ] += 1
+            tmpl, share = template(out, fillers, self.lexicon), sharing(fillers, self.lexicon)
+            if share != tuple(range(len(fillers))):  # two slots share a translation
+                unclear[skel, share][tmpl] += 1
             else:
-                seen[skel].append((template(out, fillers, self.lexicon), fillers))
+                seen[skel].append((tmpl, fillers))
         # a template read from a pair whose slots share a translation is only sure for commands
         # whose slots share translations the same way
         self.unclear = {key: c.most_common(1)[0][0] for key, c in unclear.items()}
-        self.choices = {skel: TemplateChoice(pairs) for skel, pairs in seen.items()}
-        self.alternations = Alternations()
-        for skel, choice in self.choices.items():
-            self.alternations.learn(skel, slot_positions(skel, self.function_words), choice)
-        stored = {skel: choice.templates[0] for skel, choice in self.choices.items()}
-        self._primary = dict(stored)  # what span edits start from
+        self.alternations = Alternations(lambda x: x not in self.function_words)
+        for skel, s in seen.items():
+            self.alternations.learn(skel, s)
+        # each skeleton's most frequent template (what span edits start from)
+        self._primary = {
+            skel: Counter(t for t, _ in s).most_common(1)[0][0] for skel, s in seen.items()
+        }
+        stored = dict(self._primary)
         self.positions = induce_positions(data, self.lexicon, self.classes)
         self.span_edits = SpanEdits(self.positions, lambda x: x not in self.function_words)
         self.span_edits.learn(stored, [o for _, o in data])
@@ -295,10 +286,9 @@ class ZeroShotReasoner:
     def _template(self, skel: Tokens, fillers: list[str]) -> tuple[Tokens | None, str]:
         """The stored template for a command's skeleton and fillers (its most frequent one, with
         the fillers' alternations), and why."""
-        choice = self.choices.get(skel)
-        if choice is not None:
-            slot_at = slot_positions(skel, self.function_words)
-            tmpl, changed = self.alternations.apply(choice.templates[0], skel, slot_at, fillers)
+        tmpl = self._primary.get(skel)
+        if tmpl is not None:
+            tmpl, changed = self.alternations.apply(tmpl, skel, fillers)
             return tmpl, "; ".join(changed)
         key = (skel, sharing(fillers, self.lexicon))
         if key in self.unclear:
@@ -312,14 +302,12 @@ class ZeroShotReasoner:
         got = self._edited[skel]
         if got is None:
             return found
-        tmpl, why = got
-        slot_at = slot_positions(skel, self.function_words)
-        tmpl, changed = self.alternations.apply(tmpl, skel, slot_at, fillers)
+        tmpl, changed = self.alternations.apply(got[0], skel, fillers)
         tokens = instantiate(tmpl, fillers, found.lexicon)
         if tokens is None:
             return found
         score = found.skeletons[0][1] if found.skeletons else 0.0
-        rules = [*why.split("; "), *(f"template choice: {c}" for c in changed)]
+        rules = [*got[1].split("; "), *(f"template choice: {c}" for c in changed)]
         return Answer(found.command, tokens, score, found.skeletons, found.lexicon, rules)
 
     def _alternatives(self, command: Tokens, tokens: Tokens) -> list[str]:
