@@ -24,6 +24,9 @@ MAX_SPAN = 2  # span lengths (in skeleton symbols) that an edit may replace
 MAX_OFFSET = 8  # how far after a translation a position token is looked for
 MAX_INSERT = 3  # longest modifier (in skeleton symbols) an edit may add after a symbol
 MIN_SUPPORT = 10  # skeleton pairs that must show an edit before it is used
+MAX_DEPTH = 4  # span edits between a skeleton and the stored one it is reached from
+MAX_TRIED = 400  # skeletons tried per search
+REACH = MAX_DEPTH * max(MAX_SPAN, MAX_INSERT)  # how much MAX_DEPTH edits change a length
 
 
 def induce_positions(
@@ -70,17 +73,10 @@ def induce_positions(
     return dict(sorted(merged.items()))
 
 
-def _refs(template: Tokens, positions: dict[str, int]) -> list[tuple[str, int] | None]:
-    """Per token: ("slot", k), ("pos", p) or None."""
-    out: list[tuple[str, int] | None] = []
-    for t in template:
-        if t.startswith("<") and t.endswith(">") and t[1:-1].isdigit():
-            out.append(("slot", int(t[1:-1])))
-        elif t in positions:
-            out.append(("pos", positions[t]))
-        else:
-            out.append(None)
-    return out
+def slot_index(token: str) -> int | None:
+    """k for a template's slot reference `<k>`, else None."""
+    inner = token[1:-1]
+    return int(inner) if token[:1] + token[-1:] == "<>" and inner.isdigit() else None
 
 
 class SpanEdits:
@@ -95,13 +91,11 @@ class SpanEdits:
         self.token_of = positions
         self.position_of = {t: p for p, t in positions.items()}
         self.is_slot = is_slot
-        self.edits: dict[tuple[Tokens, Tokens], Counter] = defaultdict(Counter)
         self.lengths: set[int] = set()
         self.order_tokens: set[str] = set()
-        self.modifiers: set[tuple[Tokens, Tokens]] = set()  # edits that add a modifier
-        self.by_beta: dict[Tokens, list[tuple[Tokens, tuple, int, bool]]] = defaultdict(list)
+        # beta -> (alpha, script, support, kind: 0 replace/delete, 1 insert, 2 add a modifier)
+        self.by_beta: dict[Tokens, list[tuple[Tokens, tuple, int, int]]] = defaultdict(list)
         self._starts: dict[str, list[int]] = {}  # set by `learn`: what `_search` tries
-        self._by_kind: list[dict] = [{}, {}, {}]
 
     # ---------------------------------------------------------------------------------- learn
     def learn(self, stored: dict[Tokens, Tokens], outputs: Sequence[Tokens] = ()) -> SpanEdits:
@@ -119,6 +113,8 @@ class SpanEdits:
             if any(self.is_slot(x) for x in s[q : q + n])
         )
         forms = [span for span, c in spans.items() if c >= 2]
+        edits: dict[tuple[Tokens, Tokens], Counter] = defaultdict(Counter)
+        modifiers: set[tuple[Tokens, Tokens]] = set()  # edits that add a modifier
         for skel, tmpl in stored.items():
             if not tmpl:
                 continue
@@ -135,7 +131,7 @@ class SpanEdits:
                         if target:
                             script = self._diff(skel, tmpl, q, alpha, beta, target)
                             if script is not None:
-                                self.edits[alpha, beta][script] += 1
+                                edits[alpha, beta][script] += 1
             for q in range(1, len(skel)):  # a modifier: the symbol before it gains `gamma`
                 for m in range(1, MAX_INSERT + 1):
                     gamma = skel[q : q + m]
@@ -147,65 +143,44 @@ class SpanEdits:
                         alpha, beta = skel[q - 1 : q], skel[q - 1 : q + m]
                         script = self._diff(shorter, source, q - 1, alpha, beta, tmpl)
                         if script is not None:
-                            self.edits[alpha, beta][script] += 1
-                            self.modifiers.add((alpha, beta))
-        for (alpha, beta), scripts in self.edits.items():
+                            edits[alpha, beta][script] += 1
+                            modifiers.add((alpha, beta))
+        for (alpha, beta), scripts in edits.items():
             total = sum(scripts.values())
             for script, support in scripts.most_common(3):
                 if support >= MIN_SUPPORT and support >= 0.1 * total:
-                    kind = (
-                        2
-                        if (alpha, beta) in self.modifiers
-                        else int(any(old[0] == "+" for old, _ in script))
-                    )
+                    inserts = any(old[0] == "+" for old, _ in script)
+                    kind = 2 if (alpha, beta) in modifiers else int(inserts)
                     self.by_beta[beta].append((alpha, script, support, kind))
-        for options in self.by_beta.values():
-            options.sort(key=lambda x: -x[2])
         starts: dict[str, set[int]] = defaultdict(set)  # the beta lengths per first symbol
-        for beta in self.by_beta:
+        for beta, options in self.by_beta.items():
+            options.sort(key=lambda x: -x[2])
             starts[beta[0]].add(len(beta))
         self._starts = {x: sorted(ns) for x, ns in starts.items()}
-        self._by_kind = [  # per `kinds`: {beta: (alpha, script, support) of that kind or below}
-            {b: [x[:3] for x in opts if x[3] <= k] for b, opts in self.by_beta.items()}
-            for k in (0, 1, 2)
-        ]
         return self
 
     def _shift(self, skel: Tokens, tmpl: Tokens, q: int, alpha: Tokens, beta: Tokens) -> list:
-        """tmpl with slots and positions after the span moved to where they are after α → β."""
-        n_slots_before = sum(self.is_slot(x) for x in skel[:q])
-        d_slots = sum(map(self.is_slot, beta)) - sum(map(self.is_slot, alpha))
+        """tmpl with the span's own slots and positions written relative to it (`<s0>`, `@r0`),
+        and those after it moved to where they are after α → β (α = β: only the former)."""
+        before = sum(self.is_slot(x) for x in skel[:q])
         a_slots = sum(map(self.is_slot, alpha))
-        d_pos = len(beta) - len(alpha)
+        d_slots = sum(map(self.is_slot, beta)) - a_slots
         out = []
-        for t, ref in zip(tmpl, _refs(tmpl, self.position_of), strict=True):
-            if ref is None:
-                out.append(t)
-            elif ref[0] == "slot":
-                k = ref[1]
-                if k < n_slots_before:
-                    out.append(t)
-                elif k < n_slots_before + a_slots:
-                    out.append(f"<s{k - n_slots_before}>")
-                else:
-                    out.append(f"<{k + d_slots}>")
+        for t in tmpl:
+            k, p = slot_index(t), self.position_of.get(t)
+            if k is not None:
+                out.append(t if k < before else f"<s{k - before}>" if k < before + a_slots
+                           else f"<{k + d_slots}>")  # fmt: skip
+            elif p is not None:
+                out.append(f"@{p}" if p < q else f"@r{p - q}" if p < q + len(alpha)
+                           else f"@{p + len(beta) - len(alpha)}")  # fmt: skip
             else:
-                p = ref[1]
-                if p < q:
-                    out.append(f"@{p}")
-                elif p < q + len(alpha):
-                    out.append(f"@r{p - q}")
-                else:
-                    out.append(f"@{p + d_pos}")
+                out.append(t)
         return out
-
-    def _relative(self, skel: Tokens, tmpl: Tokens, q: int, span: Tokens) -> list[str]:
-        """tmpl with the span's own slots and positions written relative to the span."""
-        return self._shift(skel, tmpl, q, span, span)
 
     def _diff(self, skel, tmpl, q, alpha, beta, target) -> tuple | None:
         old = self._shift(skel, tmpl, q, alpha, beta)
-        new = self._relative(skel[:q] + beta + skel[q + len(alpha) :], target, q, beta)
+        new = self._shift(skel[:q] + beta + skel[q + len(alpha) :], target, q, beta, beta)
         script = []
         for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(
             None, old, new, autojunk=False
@@ -221,49 +196,27 @@ class SpanEdits:
             script.append((piece, put))
         return tuple(script)
 
-    def ordered(self, tokens: Sequence[str]) -> bool:
-        """Whether the induced order of position tokens holds (see `induce_order_tokens`)."""
-        last: dict[str, int] = {}
-        pending: set[str] = set()
-        for t in tokens:
-            p = self.position_of.get(t)
-            if p is not None:
-                for s in pending:
-                    if p < last.get(s, -1):
-                        return False
-                    last[s] = p
-                pending.clear()
-            elif t in self.order_tokens:
-                pending.add(t)
-        return True
-
     # ---------------------------------------------------------------------------------- apply
     def apply(
-        self,
-        skel: Tokens,
-        lookup: Callable[[Tokens], Tokens | None],
-        *,
-        depth: int = 4,
-        budget: int = 400,
+        self, skel: Tokens, lookup: Callable[[Tokens], Tokens | None]
     ) -> tuple[Tokens, str] | None:
-        """(template for `skel`, the edits used) from the nearest stored skeleton at most `depth`
-        span edits away (breadth first, at most `budget` skeletons tried), or None. Edits that
-        only replace and delete are tried first, then those that insert, then those that add a
-        modifier."""
+        """(template for `skel`, the edits used) from the nearest stored skeleton at most
+        MAX_DEPTH span edits away (breadth first, at most MAX_TRIED skeletons tried), or None.
+        Edits that only replace and delete are tried first, then those that insert, then those
+        that add a modifier."""
         lo, hi = min(self.lengths, default=0), max(self.lengths, default=-1)
-        reach = depth * max(MAX_SPAN, MAX_INSERT)  # an edit changes the length by at most this
-        if not lo - reach <= len(skel) <= hi + reach:
-            return None  # every stored skeleton is more than `depth` edits away
+        if not lo - REACH <= len(skel) <= hi + REACH:
+            return None  # every stored skeleton is more than MAX_DEPTH edits away
         for kinds in (0, 1, 2):  # replace/delete only; also insert; also add modifiers
-            found = self._search(skel, lookup, kinds, depth, budget)
+            found = self._search(skel, lookup, kinds)
             if found is not None:
                 return found
         return None
 
-    def _search(self, skel, lookup, kinds, depth, budget) -> tuple[Tokens, str] | None:
+    def _search(self, skel, lookup, kinds) -> tuple[Tokens, str] | None:
         parent: dict[Tokens, tuple | None] = {skel: None}  # source -> the step back to skel
-        frontier = [skel]
-        for _ in range(depth):
+        frontier, budget = [skel], MAX_TRIED
+        for _ in range(MAX_DEPTH):
             following = []
             for node in frontier:
                 for q, first in enumerate(node):
@@ -271,9 +224,9 @@ class SpanEdits:
                         beta = node[q : q + n]
                         if len(beta) < n:
                             break
-                        for alpha, script, support in self._by_kind[kinds].get(beta, ()):
+                        for alpha, script, support, kind in self.by_beta.get(beta, ()):
                             source = node[:q] + alpha + node[q + n :]
-                            if source in parent:
+                            if kind > kinds or source in parent:
                                 continue
                             parent[source] = (node, q, alpha, beta, script, support)
                             tmpl = lookup(source)
@@ -295,7 +248,7 @@ class SpanEdits:
             out = None
             for done in _rewrites(self._shift(source, tmpl, q, alpha, beta), script):
                 out = self._absolute(done, node, q)
-                if out is not None and self.ordered(out):
+                if out is not None and not _descents(out, self.position_of) & self.order_tokens:
                     break
                 out = None
             if out is None:
@@ -346,20 +299,25 @@ def _rewrites(tokens: list[str], script: tuple, start: int = 0):
 
 def induce_order_tokens(outputs: Sequence[Tokens], positions: dict[int, str]) -> set[str]:
     """Tokens after which the outputs' position tokens never go down: for such a token, the first
-    position token after each of its occurrences is non-decreasing in every training output."""
+    position token after each of its occurrences is non-decreasing in every training output (an
+    edited template must keep that order)."""
     rank = {t: p for p, t in positions.items()}
-    ok: dict[str, bool] = {}  # token -> order held so far
-    for out in outputs:
-        last: dict[str, int] = {}
-        pending: set[str] = set()
-        for t in out:
-            if t in rank:
-                for s in pending:
-                    if rank[t] < last.get(s, -1):
-                        ok[s] = False
-                    last[s] = rank[t]
-                pending.clear()
-            else:
-                ok.setdefault(t, True)
-                pending.add(t)
-    return {t for t, good in ok.items() if good}
+    seen = {t for out in outputs for t in out if t not in rank}
+    return seen.difference(*(_descents(out, rank) for out in outputs))
+
+
+def _descents(tokens: Sequence[str], rank: dict[str, int]) -> set[str]:
+    """The tokens whose next position token (by `rank`) is lower than after an earlier one."""
+    last: dict[str, int] = {}
+    pending: set[str] = set()
+    found = set()
+    for t in tokens:
+        if t in rank:
+            for s in pending:
+                if rank[t] < last.get(s, -1):
+                    found.add(s)
+                last[s] = rank[t]
+            pending.clear()
+        else:
+            pending.add(t)
+    return found

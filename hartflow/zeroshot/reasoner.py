@@ -28,7 +28,7 @@ import torch
 
 import hrr
 from hartflow.errors import HartFlowError
-from hartflow.zeroshot.analogy import MAX_INSERT, MAX_SPAN, SpanEdits, induce_positions
+from hartflow.zeroshot.analogy import REACH, SpanEdits, induce_positions, slot_index
 from hartflow.zeroshot.choice import Alternations
 from hartflow.zeroshot.classes import induce_classes, substitutable
 from hartflow.zeroshot.grammar import Grammar, induce_grammar
@@ -90,13 +90,10 @@ def instantiate(tmpl: Tokens, fillers: list[str], lexicon: dict[str, str]) -> To
     """Fill the slots; None if the template needs a slot the command does not have."""
     out = []
     for t in tmpl:
-        if t.startswith("<") and t.endswith(">") and t[1:-1].isdigit():
-            i = int(t[1:-1])
-            if i >= len(fillers):
-                return None
-            out.append(lexicon[fillers[i]])
-        else:
-            out.append(t)
+        i = slot_index(t)
+        if i is not None and i >= len(fillers):
+            return None
+        out.append(t if i is None else lexicon[fillers[i]])
     return tuple(out)
 
 
@@ -162,7 +159,7 @@ class ZeroShotReasoner:
         )
         self.memory = Memory(self.d, metric="cosine")
         self.memory.add(self._encode(self.skeletons), list(range(len(self.skeletons))))
-        reach = 4 * max(MAX_SPAN, MAX_INSERT) if self.span_edits.by_beta else 0  # see apply()
+        reach = REACH if self.span_edits.by_beta else 0  # see SpanEdits.apply
         self.max_lookup = max(map(len, self.skeletons), default=0) + reach  # longer: never known
         self._cache: dict[Tokens, Answer] = {}
         self._looked: dict[Tokens, Answer] = {}  # memory and analogy only, no composition
