@@ -7,7 +7,7 @@
    Fixity: a word that starts some command cannot be postfix or infix; one that ends some
    command cannot be prefix or infix.
 2. Local evidence. A training pair with one occurrence of one candidate word must split there;
-   where its parts are known (`lookup`: a stored pair, a skeleton template, a lexical word), the
+   where its parts are known (a training pair's output, or a lexical word's token), the
    word's forms are *read* off the pair: every alignment of the output with copies of the parts'
    outputs and the word's own token (`matching_forms`), of any length; the other such pairs
    keep the forms that reproduce them. Words left with no form are not rule words, and a lexical
@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hartflow.zeroshot.forms import evaluate, read_forms, solve
@@ -60,26 +60,24 @@ class Grammar:
 
 
 def induce_grammar(
-    pairs: Sequence[Pair],
-    function_words: set[str],
-    lookup: Callable[[Tokens], Tokens | None],
-    lexicon: dict[str, str],
+    pairs: Sequence[Pair], function_words: set[str], lexicon: dict[str, str]
 ) -> Grammar:
     """The grammar (rules and levels) that reproduces most training pairs by whole parses.
 
     Args:
         pairs: (command, output) training pairs.
-        function_words: the words with no lexicon entry that may carry rules (or translate to
-            nothing); lexical words never seen alone may carry rules too (step 1).
-        lookup: the known output of a part (None when unknown); it must not use rules.
+        function_words: the words that may carry rules (or translate to nothing) besides
+            lexical words never seen alone (step 1); lexicon entries among them are ignored.
         lexicon: {word: token}; a pair is parsed in full only if these explain its tokens.
     """
-    cache: dict[Tokens, Tokens | None] = {}
+    train = dict(pairs)
 
     def known(span: Tokens) -> Tokens | None:
-        if span not in cache:
-            cache[span] = lookup(span)
-        return cache[span]
+        """A part's output without rules: a training pair's, or a lexical word's token."""
+        out = train.get(span)
+        if out is None and len(span) == 1 and span[0] in lexicon:
+            return (lexicon[span[0]],)
+        return out
 
     alone = {i[0] for i, _ in pairs if len(i) == 1}
     marked = {w for i, _ in pairs for w in i if w in lexicon and w not in alone}

@@ -120,7 +120,6 @@ class ZeroShotReasoner:
         self.lexicon_memory = LexiconMemory(self.lexicon, d=self.d, seed=self.seed)
         self.known_words = {w for i, _ in data for w in i}
         self.function_words = self.known_words - set(self.lexicon)
-        self.train = dict(data)
 
         seen: dict[Tokens, list[tuple[Tokens, list[str]]]] = defaultdict(list)
         unclear: dict[tuple[Tokens, tuple[int, ...]], Counter] = defaultdict(Counter)
@@ -145,7 +144,7 @@ class ZeroShotReasoner:
         self.positions = induce_positions(data, self.lexicon, self.classes)
         self.span_edits = SpanEdits(self.positions, lambda x: x not in self.function_words)
         self.span_edits.learn(stored, [o for _, o in data])
-        self.grammar: Grammar = induce_grammar(data, self.function_words, self._known, self.induced)
+        self.grammar: Grammar = induce_grammar(data, self.function_words, self.induced)
         self.rules: dict[str, Rule] = self.grammar.rules
         self.parser = Parser(self.rules)
         for (skel, _), tmpl in self.unclear.items():  # a template for the neighbour evidence
@@ -167,12 +166,6 @@ class ZeroShotReasoner:
         self._searched: dict[Tokens, tuple[list, list]] = {}  # skeleton -> (scores, indices)
         self._read: dict[str, tuple[str | None, float]] = {}  # word -> (token, cosine)
         return self
-
-    def _known(self, span: Tokens) -> Tokens | None:
-        """A part's output without rules: stored, or a lexical word's token (what grammar
-        induction builds on)."""
-        out = self.train.get(span)
-        return out if out is not None else self._word(span)
 
     def _encode(self, skeletons: Sequence[Tokens]) -> torch.Tensor:
         return hrr.encode_sequence([list(s) for s in skeletons], self.symbols, p_err=None).reshape(

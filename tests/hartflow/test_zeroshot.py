@@ -58,7 +58,7 @@ class TestRules:
             for i, o in (pair.split(":") for pair in text.split())
         ]
         lexicon = {"a": "A", "b": "B"}
-        rules = induce_grammar(known, {"&", "x2"}, dict(known).get, lexicon).rules
+        rules = induce_grammar(known, {"&", "x2"}, lexicon).rules
         assert (rules["&"].fixity, rules["&"].form, rules["&"].level) == ("infix", (0, 1), 0)
         assert (rules["x2"].fixity, rules["x2"].form, rules["x2"].level) == ("postfix", (0, 0), 1)
 

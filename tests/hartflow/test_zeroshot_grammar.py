@@ -94,7 +94,7 @@ class TestPrecedence:
             (tuple(i.replace("&", " & ").replace("2", " x2").split()), tuple(o))
             for i, o in (pair.split(":") for pair in text.split())
         ]
-        rules = induce_grammar(known, {"&", "x2"}, dict(known).get, {"a": "A", "b": "B"}).rules
+        rules = induce_grammar(known, {"&", "x2"}, {"a": "A", "b": "B"}).rules
         assert (rules["&"].form, rules["x2"].form) == ((0, 1), (0, 0))
         assert rules["&"].level < rules["x2"].level
 
