@@ -27,20 +27,19 @@ MIN_SUPPORT = 10  # skeleton pairs that must show an edit before it is used
 MAX_DEPTH = 4  # span edits between a skeleton and the stored one it is reached from
 MAX_TRIED = 400  # skeletons tried per search
 REACH = MAX_DEPTH * max(MAX_SPAN, MAX_INSERT)  # how much MAX_DEPTH edits change a length
+AGREE = 0.9  # share of a position's cases that must show its position token
 
 
 def induce_positions(
     pairs: Sequence[tuple[Tokens, Tokens]],
     lexicon: dict[str, str],
     classes: dict[str, int],
-    *,
-    agree: float = 0.9,
 ) -> dict[int, str]:
     """{input position: output token that stands for it}; empty when outputs name no positions.
 
     For each (word class, distance d), the token d after a word's translation is tallied per
     input position of the word; a (class, d) whose every position has one token in at least
-    `agree` of its cases, with different positions getting different tokens, names positions.
+    AGREE of its cases, with different positions getting different tokens, names positions.
     The position tokens are those of every such (class, d) that agree with each other.
     """
     seen: dict[tuple[int, int], dict[int, Counter]] = defaultdict(lambda: defaultdict(Counter))
@@ -59,16 +58,15 @@ def induce_positions(
         tokens = {}
         for p, c in by_p.items():
             token, n = c.most_common(1)[0]
-            if n >= agree * sum(c.values()) and sum(c.values()) >= 2:
+            if n >= AGREE * sum(c.values()) and sum(c.values()) >= 2:
                 tokens[p] = token
         if len(tokens) >= 3 and len(set(tokens.values())) == len(tokens):
             found.append(tokens)
     merged: dict[int, str] = {}
     for tokens in sorted(found, key=len, reverse=True):
         union = {**merged, **tokens}
-        if all(merged.get(p, t) == t for p, t in tokens.items()) and len(
-            set(union.values())
-        ) == len(union):
+        agrees = all(merged.get(p, t) == t for p, t in tokens.items())
+        if agrees and len(set(union.values())) == len(union):
             merged = union
     return dict(sorted(merged.items()))
 

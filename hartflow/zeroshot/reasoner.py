@@ -177,16 +177,12 @@ class ZeroShotReasoner:
         """Answer a batch: skeleton retrieval is batched, then each unanswered command is
         parsed with the induced grammar."""
         commands = [tuple(c) for c in commands]
-        todo = [c for c in dict.fromkeys(commands) if c not in self._cache]
-        self._retrieve(todo)
-        return [self.answer(c) for c in commands]
+        self._retrieve([c for c in dict.fromkeys(commands) if c not in self._cache])
+        return [self._cache[c] for c in commands]
 
     def answer(self, command: Sequence[str]) -> Answer:
         """The answer to one command, with its evidence."""
-        command = tuple(command)
-        if command not in self._cache:
-            self._retrieve([command])
-        return self._cache[command]
+        return self.answer_many([command])[0]
 
     def _retrieve(self, commands: list[Tokens]) -> None:
         """Fill the cache for `commands`: the grammar where it computes the whole command from
@@ -254,23 +250,17 @@ class ZeroShotReasoner:
             neighbours = [
                 (" ".join(self.skeletons[i]), s) for s, i in zip(s_row, i_row, strict=True)
             ]
-            hit = s_row[0] >= EXACT and self.skeletons[i_row[0]] == skel
             lexicon = {w: read[w][0] for w in fillers}  # read back from the HRR traces
-            tokens, why = None, ""
-            if hit:
+            found = Answer(c, None, 0.0, neighbours, lexicon, reason=NEVER_SEEN)
+            tmpl, why = None, ""
+            if s_row[0] >= EXACT and self.skeletons[i_row[0]] == skel:  # a stored skeleton
                 tmpl, why = self._template(skel, fillers)
-                tokens = None if tmpl is None else instantiate(tmpl, fillers, lexicon)
-            found = Answer(
-                c,
-                tokens,
-                s_row[0] if tokens is not None else 0.0,
-                skeletons=neighbours,
-                lexicon=lexicon,
-                rules=[f"template choice: {why}"] if why else [],
-                reason="" if tokens is not None else NEVER_SEEN,
-            )
+            tokens = None if tmpl is None else instantiate(tmpl, fillers, lexicon)
             if tokens is None:
                 found = self._by_analogy(skel, fillers, found)
+            else:
+                why = [f"template choice: {why}"] if why else []
+                found = replace(found, tokens=tokens, score=s_row[0], rules=why, reason="")
             self._looked[c] = found
 
     def _template(self, skel: Tokens, fillers: list[str]) -> tuple[Tokens | None, str]:
