@@ -1,7 +1,6 @@
 """The zero-shot HRR reasoner (no gradient training): lexicon, skeleton memory, induced grammar."""
 
-from hartflow.zeroshot.analogy import SpanEdits, induce_positions
-from hartflow.zeroshot.choice import Alternations
+from hartflow.zeroshot.analogy import induce_positions
 from hartflow.zeroshot.classes import induce_classes, substitutable
 from hartflow.zeroshot.grammar import Grammar, induce_grammar
 from hartflow.zeroshot.lexicon import LexiconMemory, induce_lexicon
@@ -9,13 +8,11 @@ from hartflow.zeroshot.reasoner import Answer, ZeroShotReasoner, abstract
 from hartflow.zeroshot.rules import Parser, Rule
 
 __all__ = [
-    "Alternations",
     "Answer",
     "Grammar",
     "LexiconMemory",
     "Parser",
     "Rule",
-    "SpanEdits",
     "ZeroShotReasoner",
     "abstract",
     "induce_classes",

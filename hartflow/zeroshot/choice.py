@@ -18,8 +18,7 @@ Tokens = tuple[str, ...]
 
 
 class Alternations:
-    """Word-conditioned tokens: where one skeleton's templates differ only by a token near a
-    deciding slot (the role a slot's word gives its neighbour), the word in that slot picks it.
+    """Word-conditioned tokens (the role a slot's word gives its neighbour).
 
     A context is (slot symbol, the skeleton symbol after the slot, distance from the slot's
     reference in the template to the differing token); each word remembers which token it took

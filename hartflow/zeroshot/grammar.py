@@ -2,8 +2,8 @@
 
 1. Candidates. Function words (no lexicon entry), and lexical words never seen alone (a word
    like SCAN's `left` brings its own token and also combines an argument: `x left -> LTURN
-   [x]`; such a word stays a candidate where local evidence gives it a form, or, while there
-   are at most MAX_UNREAD of them, where its forms can be read in context).
+   [x]`; such a word stays a candidate where local evidence gives it a form, or where its
+   forms can be read in context).
    Fixity: a word that starts some command cannot be postfix or infix; one that ends some
    command cannot be prefix or infix.
 2. Local evidence. A training pair with one occurrence of one candidate word must split there;
@@ -46,7 +46,6 @@ from hartflow.zeroshot.rules import EMPTY, FIXITIES, Form, Parser, Rule, Tokens
 Pair = tuple[Tokens, Tokens]
 MAX_PERMUTE = 6  # up to this many rule words every order is tried; beyond it, local search
 MAX_HYPOTHESES = 200_000  # form choices tried in one search, over all orders
-MAX_UNREAD = 8  # lexical words with no local evidence that are still read in context
 MAX_SOLVED = 8  # pairs solved for a word's part when its forms are read in context
 MAX_PAIRS = 32  # pairs per group sampled during the search
 
@@ -148,14 +147,11 @@ class _Space:
                     if forms is None
                     else sorted((Rule(w, f, form, n) for form in forms), key=Rule.key)
                 )
-            # a lexical word with no local evidence is read in context only while there are
-            # few such words (the search grows with them; a large lexicon has many)
-            unread = [w for w, r in out.items() if r is None and w in self.marked]
-            many = len(unread) > MAX_UNREAD
-            gone = {w for w, r in out.items() if r == []} | (set(unread) if many else set())
-            if not gone and leaves >= set(unread):
+            unread = {w for w, r in out.items() if r is None and w in self.marked}
+            gone = {w for w, r in out.items() if r == []}
+            if not gone and leaves >= unread:
                 return out
-            leaves |= set(unread) - gone
+            leaves |= unread - gone
             words = [w for w in words if w not in gone]
 
     def in_context(self, w: str, level: int, chosen: dict[str, Rule], groups) -> list[Rule]:

@@ -167,10 +167,9 @@ class ZeroShotReasoner:
         self._read: dict[str, tuple[str | None, float]] = {}  # word -> (token, cosine)
         return self
 
-    def _encode(self, skeletons: Sequence[Tokens]) -> torch.Tensor:
-        return hrr.encode_sequence([list(s) for s in skeletons], self.symbols, p_err=None).reshape(
-            len(skeletons), self.d
-        )
+    def _encode(self, skeletons: Sequence[Tokens]) -> torch.Tensor:  # (n, d)
+        seqs = [list(s) for s in skeletons]
+        return hrr.encode_sequence(seqs, self.symbols, p_err=None).reshape(len(seqs), self.d)
 
     # -------------------------------------------------------------------------------- answer
     def answer_many(self, commands: Sequence[Sequence[str]]) -> list[Answer]:
