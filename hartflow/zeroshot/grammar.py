@@ -103,12 +103,8 @@ class _Space:
         self.own = {w: frozenset({lexicon[w]}) if w in lexicon else frozenset() for w in self.words}
         first = {i[0] for i, _ in pairs if i}
         last = {i[-1] for i, _ in pairs if i}
-        self.fixities = {}
-        for w in self.words:
-            banned = ({"postfix", "infix"} if w in first else set()) | (
-                {"prefix", "infix"} if w in last else set()
-            )
-            self.fixities[w] = [f for f in FIXITIES if f not in banned]
+        banned = {"prefix": last, "postfix": first, "infix": first | last}  # the words it bans
+        self.fixities = {w: [f for f in FIXITIES if w not in banned[f]] for w in self.words}
         self.memo: dict[tuple, set[Form] | None] = {}
 
     def local(self) -> dict[str, list[Rule] | None]:
@@ -142,11 +138,8 @@ class _Space:
                     out[w] = []  # no one form fits
                     continue
                 forms = read_forms([(a, o) for _, a, o in evidence[w]], self.own[w])
-                out[w] = (
-                    None
-                    if forms is None
-                    else sorted((Rule(w, f, form, n) for form in forms), key=Rule.key)
-                )
+                rules = sorted((Rule(w, f, form, n) for form in forms or ()), key=Rule.key)
+                out[w] = None if forms is None else rules
             unread = {w for w, r in out.items() if r is None and w in self.marked}
             gone = {w for w, r in out.items() if r == []}
             if not gone and leaves >= unread:

@@ -300,11 +300,8 @@ class ZeroShotReasoner:
                 continue
             got = Parser(alt).interpret(command, self._known_or_looked)[0]
             if got is not None and got != tokens:
-                rules = "; ".join(
-                    r.describe()
-                    for w, r in sorted(alt.items(), key=lambda x: x[1].level)
-                    if w in here
-                )
+                used = sorted((r for w, r in alt.items() if w in here), key=lambda r: r.level)
+                rules = "; ".join(r.describe() for r in used)
                 out.append(f"also fits the training pairs: {rules} -> {' '.join(got)}")
         return out
 

@@ -65,9 +65,8 @@ class Rule:
         return f"{lhs[self.fixity]} -> " + " ".join(rhs)
 
     def describe(self) -> str:
-        return (
-            f"'{self.word}': {self.shape(self.word)}  (support {self.support}, level {self.level})"
-        )
+        where = f"(support {self.support}, level {self.level})"
+        return f"'{self.word}': {self.shape(self.word)}  {where}"
 
     def own(self) -> bool:
         """Whether the form holds the word's own tokens."""
