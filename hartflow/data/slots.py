@@ -194,7 +194,11 @@ def decode_scored(
     Returns:
         the edges of the repaired slots.
     """
-    logp = [[list(map(float, row)) for row in pos] for pos in logp]
+    logp = (
+        logp.tolist()
+        if hasattr(logp, "tolist")
+        else [[list(map(float, r)) for r in p] for p in logp]
+    )
     n, C = len(logp), len(logp[0][0]) if logp and logp[0] else 0
     keys = [parse_slot_name(x) for x in names]
     index = {k: j for j, k in enumerate(keys)}

@@ -114,13 +114,15 @@ def prepare(
     out: Path,
     progress: Callable[[str, int, int], None] | None = None,
     prefer: str | None = None,
+    augment: bool = True,
 ) -> RunData:
     """Load the pairs and, in hybrid mode, the hypotheses (from the cache or computed).
 
     `prefer` names a cache file to use if it exists (the one a checkpoint was trained with, so
-    evaluation sees the same memory even if the reasoner's code changed since)."""
+    evaluation sees the same memory even if the reasoner's code changed since); `augment=False`
+    skips the recombined pairs (answering needs none)."""
     train, test, cats = load_pairs(cfg)
-    n_aug = augment_count(cfg, train)
+    n_aug = augment_count(cfg, train) if augment else 0
     augmented: list = []
     if n_aug:
         from hartflow.hybrid.structure import augment_pairs

@@ -126,7 +126,9 @@ def evaluate_refiner(
     fields = ("task", "split", "data_dir", "train_file", "test_file")
     same = all(getattr(run_cfg, f) == getattr(cfg, f) for f in fields)
     prefer = config.get("hypotheses_cache") if same else None
-    data = prepare(run_cfg, out=out_dir, prefer=prefer)
+    slots = config["vocab"] if config["kind"] == "structure-refiner" else {}
+    old_slots = bool(slots.get("slots")) and not slots.get("configs")  # reads the prior from them
+    data = prepare(run_cfg, out=out_dir, prefer=prefer, augment=old_slots)
     if max_test is not None and max_test < len(data.test):
         keep = sorted(random.Random(cfg.seed).sample(range(len(data.test)), max_test))
         data.test = [data.test[i] for i in keep]
@@ -278,7 +280,8 @@ def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
         raise HartFlowError(f"unknown words for this checkpoint: {', '.join(unknown)}")
     hyps = None
     if cfg.mode == "hybrid":
-        data = prepare(TrainConfig.from_json({**cfg.to_json(), "mode": "trm"}), out=Path("."))
+        trm = TrainConfig.from_json({**cfg.to_json(), "mode": "trm"})
+        data = prepare(trm, out=Path("."), augment=False)
         reasoner = build_reasoner(data.train, d=cfg.hrr_d, k=K_CACHE, seed=cfg.seed)
         hyps = hypotheses_for(reasoner, [words], k=cfg.k)
     shown = [

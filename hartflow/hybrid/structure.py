@@ -379,20 +379,20 @@ def decode_graph(
         return None if i in (PAD, NONE, UNK) else vocab.tokens[i]
 
     nodes = []
-    for i in range(n):
-        k, pred = int(decided["kind"][i]), tok(int(decided["pred"][i]))
+    kinds, preds, consts = (decided[k][:n].tolist() for k in ("kind", "pred", "const"))
+    for k, p, c in zip(kinds, preds, consts, strict=True):
+        pred = tok(p)
         if pred is None:
             k = 0  # a unary conjunct or definite marker needs a predicate: none without one
-        nodes.append(Node(pred, bool(k & 1), bool(k & 2), tok(int(decided["const"][i]))))
+        nodes.append(Node(pred, bool(k & 1), bool(k & 2), tok(c)))
     edges = []
     if "slot_logp" in decided:
-        logp = decided["slot_logp"][:n].clone()
+        logp = decided["slot_logp"][:n].tolist()
+        outgoing = [j for j, name in enumerate(vocab.slots) if parse_slot_name(name)[0] == "out"]
         for i, node in enumerate(nodes):  # no outgoing slot on a node without a predicate
             if node.pred is None:
-                for j, name in enumerate(vocab.slots):
-                    if parse_slot_name(name)[0] == "out":
-                        logp[i, j, 1:] = float("-inf")
-                        logp[i, j, 0] = 0.0
+                for j in outgoing:
+                    logp[i][j] = [0.0] + [float("-inf")] * (len(logp[i][j]) - 1)
         edges = decode_scored(vocab.slots, logp, stats=stats, multi_edges=vocab.multi_edges,
                               configs=vocab.config_set)  # fmt: skip
         heads = {e.head for e in edges}
