@@ -373,6 +373,13 @@ def train_(
     window: Annotated[
         int, typer.Option("--window", min=0, help="Structure refiner: attention reach (0 = all).")
     ] = 4,
+    hypothesis_input: Annotated[
+        bool,
+        typer.Option("--hypothesis-input/--no-hypothesis-input",
+                     help="Structure hybrid: the memory's best hypothesis as the refiner's "
+                          "evidence (off: the HRR lexicon only; the memory's answer stays a "
+                          "candidate)."),
+    ] = True,
     word_dropout: Annotated[
         float, typer.Option("--word-dropout", help="Structure refiner: <unk> rate in training.")
     ] = 0.1,
@@ -423,7 +430,7 @@ def train_(
         n_cycles=n_cycles, n_latent_steps=n_latent_steps, max_halt_steps=max_halt_steps,
         minutes=minutes, max_train=max_train, seed=seed, refiner_kind=refiner, window=window,
         word_dropout=word_dropout, augment=augment, edge_output=edge_output, strict=strict,
-        **given,
+        hypothesis_input=hypothesis_input, **given,
     ), set(given))  # fmt: skip
     with Progress(console=stderr, transient=True, disable=quiet) as bar:
         by_time = minutes is not None and steps is None  # the bar counts seconds then

@@ -401,6 +401,19 @@ def structure_accuracy(result: dict) -> str:
             mean = sum(r[key] for _, r in hyb_prior) / len(hyb_prior)
             lines.append(f"| + configuration prior, mean of {len(hyb_prior)} seeds | – | "
                          f"**{_pct100(mean)}** | | | |")  # fmt: skip
+        current = obj.get("current", {})
+        today = current.get("rows", [])
+        for r in today:
+            lines.append(
+                f"| **today's defaults** (seed {r['seed']}, {current['minutes']:g}-min budget) | – "
+                f"| **{score(r)}** | {r['fixed']} / {r['broken']} | {r['train_minutes']:.1f} | "
+                f"{r['steps']:,} |"
+            )
+        if len(today) > 1:
+            key = "official_match" if slog else "exact_match"
+            mean = sum(r[key] for r in today) / len(today)
+            lines.append(f"| today's defaults, mean of {len(today)} seeds | – | "
+                         f"**{_pct100(mean)}** | | | |")  # fmt: skip
         gold = obj.get("gold_slot_decoder")
         if gold:
             lines.append(f"| decoder with gold slots (graphs rebuilt) | | "
@@ -413,13 +426,17 @@ def structure_accuracy(result: dict) -> str:
         if hyb:
             per = "per_category_official" if slog else "per_category"
             hrr_cat = hrr.get(per) or hyb.get("hypothesis_per_category", {})
-            lines += ["", "| category | HRR-only | TRM-only | hybrid | hybrid, any order |",
-                      "|---|---:|---:|---:|---:|"]  # fmt: skip
+            now = today[0] if today else None
+            extra = " hybrid, today's defaults (seed 0) |" if now else ""
+            lines += ["", "| category | HRR-only | TRM-only | hybrid | hybrid, any order |"
+                      + extra, "|---|---:|---:|---:|---:|" + ("---:|" if now else "")]  # fmt: skip
             for c, v in hyb[per].items():
                 t = _pct100(trm[per][c]) if trm and per in trm else "–"
                 lines.append(f"| {c} | {_pct100(hrr_cat.get(c))} | {t} | {_pct100(v)} | "
-                             f"{_pct100(hyb['per_category_order_insensitive'][c])} |")  # fmt: skip
+                             f"{_pct100(hyb['per_category_order_insensitive'][c])} |"
+                             + (f" {_pct100(now[per].get(c))} |" if now else ""))  # fmt: skip
         curves = obj.get("depth_curves_redecoded") or obj.get("depth_curves")
+        curves = {**(curves or {}), **obj.get("depth_curves_current", {})}
         if curves:
             lines += ["", f"Depth curves ({metric.split(' (')[0]} %, by recursion depth; "
                       "`structure_depth.png`):", "",

@@ -3,6 +3,7 @@
     python -m benchmarks.structure_accuracy --part cogs [--minutes 10 --ablation-minutes 4]
     python -m benchmarks.structure_accuracy --part slog
     python -m benchmarks.structure_accuracy --merge        # -> structure_accuracy.json + PNG
+    python -m benchmarks.structure_accuracy --part cogs --current --minutes 28   # today's hybrid
     python -m benchmarks.structure_accuracy --part cogs --quick     # smoke (tiny budgets)
 
 Rows, each hybrid (with the memory's evidence) and TRM-only (without) at the same wall-clock budget
@@ -253,20 +254,57 @@ def redecode(part: str, work: Path) -> dict[str, Any]:
     return out
 
 
+def run_current(
+    part: str, work: Path, *, minutes: float, seeds: tuple[int, ...], quick: bool = False,
+    reuse: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """The hybrid with today's defaults (what `hartflow train --task PART --minutes M` trains),
+    one run per seed, written to `<part>-current.json`, which `merge` folds in beside the rows
+    measured by earlier code (kept as they were, so the table shows what each step bought)."""
+    work.mkdir(parents=True, exist_ok=True)
+    base = TrainConfig(
+        task=part, split="gen", data_dir=str(PARTS[part]), cache_dir=str(work / "cache"),
+        minutes=minutes, max_train=600 if quick else None, mode="hybrid", **BASE,
+    )  # fmt: skip
+    path = work / f"{part}-current.json"
+    out: dict[str, Any] = {"current": {"minutes": minutes, "settings": base.to_json(), "rows": []}}
+    for seed in seeds:
+        name = f"{part}-hybrid-current-s{seed}"
+        out["current"]["rows"].append(_run(replace(base, seed=seed), work, name,
+                                           200 if quick else None, reuse=reuse))  # fmt: skip
+        path.write_text(json.dumps(out, indent=2))
+    first = work / f"{part}-hybrid-current-s{seeds[0]}" / "predictions.tsv"
+    out["depth_curves_current"] = depth_curves(part, work, {"hybrid (today)": first})
+    path.write_text(json.dumps(out, indent=2))
+    return out
+
+
 def merge(work: Path) -> dict[str, Any]:
+    """The parts measured in `work`; a part whose full rows were measured in another work folder
+    keeps them from the saved result (`benchmarks/results/structure_accuracy.json`)."""
     out: dict[str, Any] = {"parts": {}, "settings": BASE, "machine": machine()}
+    saved_path = RESULTS / "structure_accuracy.json"
+    previous = json.loads(saved_path.read_text()) if saved_path.is_file() else {}
+    saved = previous.get("parts", {})
+    out["settings_of_earlier_rows"] = previous.get("settings_of_earlier_rows",
+                                                   previous.get("settings"))  # fmt: skip
     for part in PARTS:
         path = work / f"{part}.json"
         if path.is_file():
             out["parts"][part] = json.loads(path.read_text())
-            again = work / f"{part}-redecoded.json"
-            if again.is_file():
-                out["parts"][part].update(json.loads(again.read_text()))
+        elif part in saved:
+            out["parts"][part] = {k: v for k, v in saved[part].items()
+                                  if k not in ("current", "depth_curves_current")}  # fmt: skip
+        if part in out["parts"]:
+            for extra in (f"{part}-redecoded.json", f"{part}-current.json"):
+                if (work / extra).is_file():
+                    out["parts"][part].update(json.loads((work / extra).read_text()))
     return out
 
 
 def _curves(part_obj: dict[str, Any]) -> dict[str, Any]:
-    return part_obj.get("depth_curves_redecoded") or part_obj.get("depth_curves") or {}
+    earlier = part_obj.get("depth_curves_redecoded") or part_obj.get("depth_curves") or {}
+    return {**earlier, **part_obj.get("depth_curves_current", {})}
 
 
 def plot(obj: dict[str, Any], png: Path) -> Path | None:
@@ -310,9 +348,14 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--reuse", action="store_true", help="keep finished runs (resume them)")
+    p.add_argument("--current", action="store_true",
+                   help="only the hybrid with today's defaults, one run per seed (--minutes each)")
     p.add_argument("--work", type=Path, default=Path("runs/structure_accuracy"))
     args = p.parse_args()
-    if args.part and not args.redecode:
+    if args.part and args.current:
+        run_current(args.part, args.work, minutes=0.2 if args.quick else args.minutes,
+                    seeds=tuple(args.seeds), quick=args.quick, reuse=args.reuse)  # fmt: skip
+    elif args.part and not args.redecode:
         minutes = 0.2 if args.quick else args.minutes
         run_part(args.part, args.work, minutes=minutes, quick=args.quick,
                  ablation_minutes=0.2 if args.quick else args.ablation_minutes,

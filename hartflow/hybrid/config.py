@@ -55,6 +55,9 @@ class TrainConfig:
     word_dropout: float = 0.1  # structure refiner: words replaced by <unk> in training
     max_distance: int = 8  # structure refiner: relative distances beyond ±this share a bias
     window: int = 4  # structure refiner: attention reaches ±window positions (0 = all)
+    # structure refiner: the memory's best hypothesis enters as evidence (False: only the HRR
+    # lexicon's translations do; the memory's answer stays a candidate for the selector)
+    hypothesis_input: bool = True
     edge_output: str = "slots"  # structure refiner: local slots + constrained decoder, or pointer
     augment: int | None = None  # structure refiner: recombined pairs (None = half the train set)
     augment_depth: int = 4  # ... each made by 1..augment_depth nested span substitutions

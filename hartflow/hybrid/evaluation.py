@@ -278,10 +278,12 @@ def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
     unknown = [w for w in words if w not in known]
     if unknown:
         raise HartFlowError(f"unknown words for this checkpoint: {', '.join(unknown)}")
-    hyps = None
-    if cfg.mode == "hybrid":
+    hyps, data = None, None
+    old_structure = config["kind"] == "structure-refiner" and "presence" not in config["vocab"]
+    if cfg.mode == "hybrid" or old_structure:  # an old checkpoint counts its word prior
         trm = TrainConfig.from_json({**cfg.to_json(), "mode": "trm"})
         data = prepare(trm, out=Path("."), augment=False)
+    if cfg.mode == "hybrid":
         reasoner = build_reasoner(data.train, d=cfg.hrr_d, k=K_CACHE, seed=cfg.seed)
         hyps = hypotheses_for(reasoner, [words], k=cfg.k)
     shown = [
@@ -289,8 +291,9 @@ def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
         for h in (hyps[0] if hyps else [])
     ]
     if config["kind"] == "structure-refiner":
-        from hartflow.hybrid.structure_run import structure_trace
+        from hartflow.hybrid.structure_run import structure_trace, with_word_prior
 
+        config = with_word_prior(config, data.train) if old_structure else config
         traced = structure_trace(model, config, words, hyps[0] if hyps else None)
         return {"command": command, "mode": cfg.mode, "refiner": "structure",
                 "hypotheses": shown, **traced}  # fmt: skip

@@ -10,6 +10,7 @@ induced from the training pairs; an ill-formed prediction decodes to None (a wro
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -120,6 +121,8 @@ class StructureVocab:
     slots: list[str] = field(default_factory=list)  # slot keys (`slot_name`); [] = pointers
     multi_edges: bool = False  # whether training joins a head to a target by two edges
     configs: list = field(default_factory=list)  # node configurations training shows (prior)
+    # per input word, how often training makes it a node without / with a predicate (prior)
+    presence: dict[str, list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.word_id = {w: i for i, w in enumerate(self.words)}
@@ -159,13 +162,45 @@ class StructureVocab:
     def to_json(self) -> dict:
         return {"words": self.words, "tokens": self.tokens, "roles": self.roles,
                 "slots": self.slots, "multi_edges": self.multi_edges,
-                "configs": [[list(x) for x in c] for c in self.configs]}  # fmt: skip
+                "configs": [[list(x) for x in c] for c in self.configs],
+                "presence": self.presence}  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: dict) -> StructureVocab:
         return cls(list(obj["words"]), list(obj["tokens"]), list(obj["roles"]),
                    list(obj.get("slots", [])), bool(obj.get("multi_edges", False)),
-                   list(obj.get("configs", [])))  # fmt: skip
+                   list(obj.get("configs", [])), dict(obj.get("presence", {})))  # fmt: skip
+
+    def presence_bias(self, alpha: float = 1.0) -> torch.Tensor | None:
+        """(2, n_words) log-odds that a word's node has no predicate (row 0) and no constant (row
+        1), read from `presence` (add-`alpha` counts; 0 for a word training never shows), or None
+        without counts. Added to the predicate and constant heads' "none" at answer time, it is
+        the training pairs' word prior: a word that training always makes a predicate keeps one
+        in a context training never shows."""
+        if not self.presence:
+            return None
+        bias = torch.zeros(2, len(self.words))
+        for w, counts in self.presence.items():
+            if w in self.word_id:
+                for row in range(2):
+                    without, with_ = counts[2 * row], counts[2 * row + 1]
+                    bias[row, self.word_id[w]] = math.log((without + alpha) / (with_ + alpha))
+        return bias
+
+
+def word_presence(pairs: Sequence[tuple[Tokens, Tokens]],
+                  graphs: Sequence[Graph | None]) -> dict[str, list[int]]:  # fmt: skip
+    """Per input word, how often its node has [no predicate, a predicate, no constant, a
+    constant] over the graphs (None graphs skipped)."""
+    counts: dict[str, list[int]] = {}
+    for (command, _), g in zip(pairs, graphs, strict=True):
+        if g is None:
+            continue
+        for w, node in zip(command, g.nodes, strict=False):  # then lambda variables
+            row = counts.setdefault(w, [0, 0, 0, 0])
+            row[node.pred is not None] += 1
+            row[2 + (node.constant is not None)] += 1
+    return counts
 
 
 @dataclass

@@ -12,6 +12,7 @@ import copy
 import logging
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -30,10 +31,12 @@ from hartflow.hybrid.structure import (
     make_item,
     parse_graph,
     render_graph,
+    word_presence,
 )
 from hartflow.hybrid.training import Trainer
 from hartflow.zeroshot.lexicon import LexiconMemory, induce_lexicon
 from reasoner.structure import (
+    NONE,
     StructureConfig,
     StructureRefiner,
     StructureState,
@@ -122,6 +125,7 @@ class StructureTrainer(Trainer):
         self.translations = read_translations(train, d=cfg.hrr_d, seed=cfg.seed) if hybrid else {}
         self.vocab = StructureVocab.build(train, [g for g in graphs if g], self.translations,
                                           slots=cfg.edge_output == "slots")  # fmt: skip
+        self.vocab.presence = word_presence(train, graphs)
         longest = max(len(c) for c, _ in [*train, *self.data.test])
         self.model_cfg = structure_config(cfg, self.vocab, max_len=max(512, 2 * longest))
         self.model = build_structure_model(self.model_cfg, cfg.seed)
@@ -139,9 +143,10 @@ class StructureTrainer(Trainer):
             self.vocab.config_set = set(self.vocab.configs) or None
             if hyps is not None:
                 hyps = [*hyps, *(self.data.augmented_hyps or [[]] * len(self.data.augmented))]
+        given = hyps if cfg.hypothesis_input else None
         items: list[StructureItem] = [
             make_item(c, self.vocab, translations=self.translations, anchors=self.anchors,
-                      hypothesis=best_hypothesis(hyps[i]) if hyps else None, answer=o)
+                      hypothesis=best_hypothesis(given[i]) if given else None, answer=o)
             for i, (c, o) in enumerate(train)
         ]  # fmt: skip
         # held out from training, to fit the selector on: original and recombined pairs alike
@@ -231,12 +236,17 @@ def _locations(cfg) -> dict[tuple[Tokens, Tokens], str]:
 
 @torch.no_grad()
 def refine_structure(
-    model: StructureRefiner, batch: dict[str, torch.Tensor], *, trace: bool = False
+    model: StructureRefiner,
+    batch: dict[str, torch.Tensor],
+    *,
+    trace: bool = False,
+    presence: torch.Tensor | None = None,
 ) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
     """Every supervision step (eval ignores halting); the last step's decisions (with "p_halt",
     the halting head's probability that they are exactly right, and "label_margin" (B, L), the
     smallest log-probability margin of a position's label decisions), and per outer cycle the
-    decisions and halting probability when `trace`."""
+    decisions and halting probability when `trace`. `presence` (2, n_words) is added to the
+    predicate and constant heads' "none" (`StructureVocab.presence_bias`: the word prior)."""
     state: StructureState | None = None
     rows: list[dict[str, Any]] = []
     for s in range(model.cfg.max_halt_steps):
@@ -244,6 +254,12 @@ def refine_structure(
         p_halt = torch.sigmoid(out.q_halt_logits)
         for c, decided in enumerate(out.trace):
             rows.append({"step": s + 1, "cycle": c + 1, "decisions": decided, "halt": p_halt})
+    if presence is not None:
+        pred, const = out.pred.clone(), out.const.clone()
+        bias = presence.to(pred.device)[:, batch["words"]]
+        pred[..., NONE] += bias[0]
+        const[..., NONE] += bias[1]
+        out = replace(out, pred=pred, const=const)
     margins = [_margin(x) for x in (out.pred, out.kind, out.const)]
     label_margin = torch.stack(margins, -1).amin(-1)  # (B, L)
     return {**decisions(out), "p_halt": p_halt, "label_margin": label_margin}, rows
@@ -270,12 +286,14 @@ def answer_rows(
     selector's features of it (`hartflow.hybrid.selector.FEATURES` less the memory's score):
     the halting probability, the weakest slot and label margins, the decoder's repairs."""
     by_len = sorted(range(len(items)), key=lambda i: len(commands[i]))
+    presence = vocab.presence_bias()
     answers: list[Tokens | None] = [None] * len(items)
     features: list[dict[str, float]] = [{} for _ in items]
     for lo in range(0, len(by_len), batch_size):
         idx = by_len[lo : lo + batch_size]
         batch, _ = collate([items[i] for i in idx], model.cfg.n_roles, n_slots=model.cfg.n_slots)
-        decided, _ = refine_structure(model, {k: v.to(device) for k, v in batch.items()})
+        decided, _ = refine_structure(model, {k: v.to(device) for k, v in batch.items()},
+                                      presence=presence)  # fmt: skip
         decided = {k: v.cpu() for k, v in decided.items()}
         p_halt, label_margin = decided.pop("p_halt"), decided.pop("label_margin")
         for b, i in enumerate(idx):
@@ -311,9 +329,10 @@ def structure_answers(
     vocab = StructureVocab.from_json(config["vocab"])
     order = ConjunctOrder.from_json(config["order"])
     translations, anchors = config.get("translations", {}), config.get("anchors")
+    given = hyps if hypothesis_input(config) else None
     items = [
         make_item(c, vocab, translations=translations, anchors=anchors,
-                  hypothesis=best_hypothesis(hyps[i]) if hyps else None, answer=None)
+                  hypothesis=best_hypothesis(given[i]) if given else None, answer=None)
         for i, c in enumerate(commands)
     ]  # fmt: skip
     answers, features = answer_rows(
@@ -323,6 +342,11 @@ def structure_answers(
     for i, f in enumerate(features):
         f["memory_score"] = float(hyps[i][0].score) if hyps and hyps[i] else 0.0
     return answers, features
+
+
+def hypothesis_input(config: dict) -> bool:
+    """Whether a structure checkpoint reads the memory's best hypothesis as evidence."""
+    return bool(config.get("train", {}).get("hypothesis_input", True))
 
 
 def memory_answer(
@@ -337,14 +361,25 @@ def memory_answer(
     return None if graph is None else render_graph(graph, None)
 
 
+def with_word_prior(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dict:
+    """A structure checkpoint's config with the word prior (`StructureVocab.presence`): as
+    saved, or, for a checkpoint trained before it existed, counted on its training pairs."""
+    vocab, anchors = config["vocab"], config.get("anchors")
+    if "presence" in vocab:
+        return config
+    presence = word_presence(train, [parse_graph(c, o, anchors) for c, o in train])
+    return {**config, "vocab": {**vocab, "presence": presence}}
+
+
 def with_configurations(config: dict, data) -> dict:
-    """A slot checkpoint's config with the decoder's configuration prior: as saved, or, for a
-    checkpoint trained before the prior existed, read from the same training pairs and
-    recombined pairs (`data`, as `prepare` makes them for the run's settings)."""
-    vocab = config["vocab"]
+    """A structure checkpoint's config with the decoder's priors: as saved, or, for a checkpoint
+    trained before a prior existed, read from the same training pairs (`data`, as `prepare`
+    makes them for the run's settings): the configuration prior (slots; with the recombined
+    pairs) and the word prior."""
+    config = with_word_prior(config, data.train)
+    vocab, anchors = config["vocab"], config.get("anchors")
     if not vocab.get("slots") or vocab.get("configs"):
         return config
-    anchors = config.get("anchors")
     graphs = [parse_graph(c, o, anchors) for c, o in [*data.train, *data.augmented]]
     configs = sorted(configurations(g for g in graphs if g is not None))
     return {**config, "vocab": {**vocab, "configs": [[list(x) for x in c] for c in configs]}}
@@ -400,10 +435,11 @@ def structure_trace(
     vocab = StructureVocab.from_json(config["vocab"])
     order = ConjunctOrder.from_json(config["order"])
     item = make_item(command, vocab, translations=config.get("translations", {}),
-                     anchors=config.get("anchors"), hypothesis=best_hypothesis(hyps),
+                     anchors=config.get("anchors"),
+                     hypothesis=best_hypothesis(hyps) if hypothesis_input(config) else None,
                      answer=None)  # fmt: skip
     batch, _ = collate([item], model.cfg.n_roles, n_slots=model.cfg.n_slots)
-    decided, rows = refine_structure(model, batch, trace=True)
+    decided, rows = refine_structure(model, batch, trace=True, presence=vocab.presence_bias())
     steps = []
     for r in rows:
         g = graph_rows(command, r["decisions"], vocab)

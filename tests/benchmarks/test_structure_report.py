@@ -61,3 +61,19 @@ def test_redecoded_rows_and_categories():
     assert first in text
     assert "| + configuration prior, mean of 2 seeds | – | **96.0 %** |" in text
     assert "| pp_recursion | 0.0 % | 30.0 % | 97.0 % | 97.0 % |" in text  # categories re-decoded
+
+
+def test_todays_rows_sit_beside_the_earlier_ones():
+    obj = part("slog")
+    obj["current"] = {"minutes": 28, "rows": [
+        {**row("slog-hybrid-current-s0", "hybrid", 0.6, official=0.7), "fixed": 30, "broken": 4},
+        {**row("slog-hybrid-current-s1", "hybrid", 0.5, official=0.6, seed=1)},
+    ]}  # fmt: skip
+    obj["depth_curves_current"] = {"hybrid (today)": {"PP": {"3": {"exact": 0.75, "n": 4}}}}
+    text = structure_accuracy({"parts": {"slog": obj}})
+    assert "| **today's defaults** (seed 0, 28-min budget) | – | **70.0 % (60.0 %)** | 30 / 4 |" \
+        in text
+    assert "| today's defaults, mean of 2 seeds | – | **65.0 %** |" in text
+    assert "| category | HRR-only | TRM-only | hybrid | hybrid, any order | hybrid, today's" in text
+    assert "| pp_recursion | 0.0 % | 20.0 % | 90.0 % | 90.0 % | 60.0 % |" in text
+    assert "| PP | hybrid (today) |  |  | 75.0 % |" in text

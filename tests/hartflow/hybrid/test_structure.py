@@ -4,6 +4,7 @@ labels and decoding, training that learns, evaluation, resume, CLI."""
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import pytest
@@ -360,3 +361,75 @@ def test_cli_predictions_and_augment(lf_files, tmp_path):
     r = runner.invoke(cli.app, ["data", "augment", "--task", "scan", "--n", "5", "--out",
                                 str(aug)])  # fmt: skip
     assert r.exit_code != 0 and "Traceback" not in r.output
+
+
+class TestWordPrior:
+    """The training pairs' word prior on the predicate and constant heads' "none"."""
+
+    def test_counts_and_log_odds(self):
+        from hartflow.hybrid.structure import word_presence
+
+        pairs = [(("a", "dax", "blicked", "Bo"), ("DAX ( x _ 1 ) AND blick . agent ( x _ 2 , "
+                                                  "x _ 1 ) AND blick . theme ( x _ 2 , Bo )"))]
+        pairs = [(c, tuple(o.split())) for c, o in pairs]
+        graphs = [parse_graph(c, o, None) for c, o in pairs]
+        counts = word_presence(pairs * 3, graphs * 3)
+        assert counts == {"a": [3, 0, 3, 0], "dax": [0, 3, 3, 0], "blicked": [0, 3, 3, 0],
+                          "Bo": [3, 0, 0, 3]}  # fmt: skip
+        vocab = StructureVocab(["<pad>", "<none>", "<unk>", "a", "dax", "wug"], ["<pad>"], [],
+                               presence=counts)  # fmt: skip
+        bias = vocab.presence_bias(alpha=1.0)
+        assert bias.shape == (2, 6)
+        assert bias[0, 4] == pytest.approx(math.log(1 / 4))  # "dax" always has a predicate
+        assert bias[0, 3] == pytest.approx(math.log(4))  # "a" never has one
+        assert bias[:, 5].tolist() == [0.0, 0.0]  # a word training never shows: no prior
+        assert StructureVocab.from_json(vocab.to_json()).presence == counts
+        assert StructureVocab(["<pad>"], ["<pad>"], []).presence_bias() is None
+
+    def test_the_prior_moves_the_none_decisions(self):
+        from hartflow.hybrid.structure_run import refine_structure
+        from reasoner.structure import NONE, StructureConfig, StructureRefiner
+
+        cfg = StructureConfig(vocab_words=8, vocab_tokens=6, n_roles=2, dim=32, n_heads=2)
+        model = StructureRefiner(cfg, generator=torch.Generator().manual_seed(0)).eval()
+        words = torch.tensor([[3, 4, 5, 6]])
+        batch = {
+            "words": words, "lex": torch.full((1, 4), NONE),
+            "hyp_pred": torch.full((1, 4), NONE), "hyp_const": torch.full((1, 4), NONE),
+            "hyp_kind": torch.zeros((1, 4), dtype=torch.long),
+            "hyp_edges": torch.full((1, 4, 2), -1), "hyp_weight": torch.zeros(1),
+        }  # fmt: skip
+        presence = torch.zeros(2, 8)
+        presence[0, [3, 4]] = 1e4  # words 3, 4: never a predicate; 5, 6: always one
+        presence[0, [5, 6]] = -1e4
+        presence[1, [3, 5]] = 1e4  # words 3, 5: never a constant; 4, 6: always one
+        presence[1, [4, 6]] = -1e4
+        decided, _ = refine_structure(model, batch, presence=presence)
+        pred, const = decided["pred"][0].tolist(), decided["const"][0].tolist()
+        assert [p == NONE for p in pred] == [True, True, False, False]
+        assert [c == NONE for c in const] == [True, False, True, False]
+
+
+def test_without_hypothesis_input_the_memory_only_competes(lf_files, tmp_path):
+    """--no-hypothesis-input: the refiner reads the HRR lexicon alone, so its answers do not
+    change with the memory's hypotheses, which stay the selector's other candidate."""
+    from hartflow.hybrid.data import prepare
+    from hartflow.hybrid.evaluation import load_refiner
+    from hartflow.hybrid.structure_run import structure_answers
+
+    out = tmp_path / "lexicon-only"
+    args = ["train", "--train", str(lf_files[0]), "--test", str(lf_files[1]), "--mode", "hybrid",
+            "--out", str(out), "--steps", "20", "--hidden", "32", "--quiet",
+            "--no-hypothesis-input"]  # fmt: skip
+    r = runner.invoke(cli.app, args)
+    assert r.exit_code == 0, r.output
+    model, cfg, _, cfg_json = load_refiner(out)
+    assert cfg.hypothesis_input is False and cfg_json["train"]["hypothesis_input"] is False
+    data = prepare(cfg, out=out, augment=False)
+    commands = [c for c, _ in data.test]
+    with_hyps, _ = structure_answers(model, cfg_json, commands, data.test_hyps)
+    assert with_hyps == structure_answers(model, cfg_json, commands, None)[0]
+    reads = {**cfg_json, "train": {**cfg_json["train"], "hypothesis_input": True}}
+    assert structure_answers(model, reads, commands, data.test_hyps)[0] != with_hyps
+    r = runner.invoke(cli.app, ["eval", "--mode", "hybrid", "--checkpoint", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
