@@ -381,11 +381,13 @@ def train_(
                           "candidate)."),
     ] = True,
     word_dropout: Annotated[
-        float, typer.Option("--word-dropout", help="Structure refiner: <unk> rate in training.")
-    ] = 0.1,
+        float | None,
+        typer.Option("--word-dropout",
+                     help="Structure refiner: <unk> rate in training (0.1; 0.3 COGS/SLOG)."),
+    ] = None,
     corruption: Annotated[
         float | None,
-        typer.Option("--corruption", help="Edited training hypotheses (0.15; 0.4 COGS/SLOG)."),
+        typer.Option("--corruption", help="Edited training hypotheses (0.15; 0.7 COGS/SLOG)."),
     ] = None,
     augment: Annotated[
         int | None,
@@ -403,7 +405,8 @@ def train_(
 
     Writes checkpoints, log.jsonl and curve.png into --out. Data parallel under torchrun.
     With --minutes and no --steps it trains for those minutes; on a graph-shaped task (COGS,
-    SLOG) the defaults are the benchmark's (hidden 128, batch 64, lr 1e-3, corruption 0.4).
+    SLOG) the defaults are the benchmark's (hidden 128, batch 64, lr 1e-3, corruption 0.7,
+    word dropout 0.3).
 
     Examples:
       hartflow train --task scan --split addprim_jump --out runs/jump --minutes 5
@@ -422,14 +425,15 @@ def train_(
     from hartflow.hybrid.run import with_defaults
 
     given = {k: v for k, v in dict(dim=dim, batch_size=batch_size, lr=lr, max_steps=steps,
-                                   corruption=corruption).items() if v is not None}  # fmt: skip
+                                   corruption=corruption, word_dropout=word_dropout).items()
+             if v is not None}  # fmt: skip
     cfg = with_defaults(TrainConfig(
         task=task, split=split, data_dir=None if data_dir is None else str(data_dir),
         train_file=None if train is None else str(train),
         test_file=None if test is None else str(test), mode=mode, k=k,
         n_cycles=n_cycles, n_latent_steps=n_latent_steps, max_halt_steps=max_halt_steps,
         minutes=minutes, max_train=max_train, seed=seed, refiner_kind=refiner, window=window,
-        word_dropout=word_dropout, augment=augment, edge_output=edge_output, strict=strict,
+        augment=augment, edge_output=edge_output, strict=strict,
         hypothesis_input=hypothesis_input, **given,
     ), set(given))  # fmt: skip
     with Progress(console=stderr, transient=True, disable=quiet) as bar:

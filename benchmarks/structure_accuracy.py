@@ -53,7 +53,7 @@ DATA = Path(
 )
 PARTS = {"cogs": DATA / "cogs", "slog": DATA / "slog"}
 BASE = dict(  # the refiner every row trains (rows change edge_output / augment / seed)
-    n_heads=4, expansion=2.0, n_cycles=2, n_latent_steps=2, max_halt_steps=2, word_dropout=0.1,
+    n_heads=4, expansion=2.0, n_cycles=2, n_latent_steps=2, max_halt_steps=2,
     window=4, ema_decay=0.99, max_steps=10**9, refiner_kind="structure", **STRUCTURE_DEFAULTS,
 )  # fmt: skip
 DEPTH_CATEGORIES = {

@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 KINDS = 4  # node kinds: 0 plain, 1 unary, 2 definite, 3 unary + definite
+LEX_CLASSES = 4  # a translation token training shows as: 0 neither, 1 predicate, 2 constant, 3 both
 PAD, NONE, UNK = 0, 1, 2  # reserved ids of the word and token vocabularies
 
 
@@ -73,6 +74,8 @@ class StructureConfig:
     n_latent_steps: int = 2  # n
     max_halt_steps: int = 2  # N_sup
     halt_exploration_prob: float = 0.1
+    # evidence: the translation's class (a token training shows as a predicate, a constant, both)
+    lex_class: bool = False
     extra: dict = field(default_factory=dict, compare=False)  # free-form notes (JSON-safe)
 
     def __post_init__(self) -> None:
@@ -236,6 +239,8 @@ class StructureRefiner(nn.Module):
             self.q_head.bias.fill_(-5.0)
         self.register_buffer("y_init", trunc_normal_init_(torch.empty(D), std=1.0, generator=g))
         self.register_buffer("z_init", trunc_normal_init_(torch.empty(D), std=1.0, generator=g))
+        if cfg.evidence and cfg.lex_class:  # last, so the other weights' init is unchanged
+            self.embed_lex_class = table(LEX_CLASSES, D)
 
     # ---------------------------------------------------------------------------- inputs
     def _distances(self, L: int, device) -> torch.Tensor:
@@ -276,6 +281,8 @@ class StructureRefiner(nn.Module):
         if self.cfg.evidence:
             lex = batch["lex"]
             x = x + (self.embed_tokens[lex] + self.lex_marker) * (lex != NONE).unsqueeze(-1)
+            if self.cfg.lex_class:
+                x = x + self.embed_lex_class[batch["lex_class"]]
             x = x + self._hypothesis(batch)
         return self.embed_scale * x
 

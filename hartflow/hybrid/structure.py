@@ -123,6 +123,8 @@ class StructureVocab:
     configs: list = field(default_factory=list)  # node configurations training shows (prior)
     # per input word, how often training makes it a node without / with a predicate (prior)
     presence: dict[str, list[int]] = field(default_factory=dict)
+    # per output token, how training shows it: bit 0 as a predicate, bit 1 as a constant
+    token_class: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.word_id = {w: i for i, w in enumerate(self.words)}
@@ -150,8 +152,16 @@ class StructureVocab:
                 for node in graph_slots(g):
                     keys.update(dict.fromkeys(slot_name("out", k) for k in node.out))
                     keys.update(dict.fromkeys(slot_name("in", k) for k in node.inc))
-        return cls([*RESERVED, *words], [*RESERVED, *tokens], list(roles), list(keys),
-                   has_multi_edges(graphs))  # fmt: skip
+        token_list = [*RESERVED, *tokens]
+        seen = {t: 0 for t in token_list}
+        for g in graphs:
+            for n in g.nodes:
+                if n.pred is not None:
+                    seen[n.pred] |= 1
+                if n.constant is not None:
+                    seen[n.constant] |= 2
+        return cls([*RESERVED, *words], token_list, list(roles), list(keys),
+                   has_multi_edges(graphs), token_class=[seen[t] for t in token_list])  # fmt: skip
 
     def word(self, w: str) -> int:
         return self.word_id.get(w, UNK)
@@ -163,13 +173,14 @@ class StructureVocab:
         return {"words": self.words, "tokens": self.tokens, "roles": self.roles,
                 "slots": self.slots, "multi_edges": self.multi_edges,
                 "configs": [[list(x) for x in c] for c in self.configs],
-                "presence": self.presence}  # fmt: skip
+                "presence": self.presence, "token_class": self.token_class}  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: dict) -> StructureVocab:
         return cls(list(obj["words"]), list(obj["tokens"]), list(obj["roles"]),
                    list(obj.get("slots", [])), bool(obj.get("multi_edges", False)),
-                   list(obj.get("configs", [])), dict(obj.get("presence", {})))  # fmt: skip
+                   list(obj.get("configs", [])), dict(obj.get("presence", {})),
+                   list(obj.get("token_class", [])))  # fmt: skip
 
     def presence_bias(self, alpha: float = 1.0) -> torch.Tensor | None:
         """(2, n_words) log-odds that a word's node has no predicate (row 0) and no constant (row
@@ -262,6 +273,7 @@ class StructureItem:
     hyp: GraphArrays | None
     hyp_weight: float
     labels: GraphArrays | None
+    lex_class: torch.Tensor | None = None  # (L,) the translation's class (`token_class`)
 
 
 def make_item(
@@ -277,6 +289,9 @@ def make_item(
     hypothesis; `translations` = the HRR lexicon's reading of each word."""
     ids = torch.tensor([vocab.word(w) for w in words], dtype=torch.long)
     lex = torch.tensor([vocab.token(translations.get(w)) for w in words], dtype=torch.long)
+    lex_class = None
+    if vocab.token_class:
+        lex_class = torch.tensor([vocab.token_class[t] for t in lex.tolist()], dtype=torch.long)
     hyp, weight = None, 0.0
     if hypothesis is not None:
         g = parse_graph(words, hypothesis[0], anchors)
@@ -289,7 +304,7 @@ def make_item(
         if g is None:
             raise HartFlowError(f"training output is not a logical form: {' '.join(answer)[:60]}")
         labels = graph_arrays(g, vocab)
-    return StructureItem(ids, lex, hyp, weight, labels)
+    return StructureItem(ids, lex, hyp, weight, labels, lex_class)
 
 
 def _corrupt(hyp: GraphArrays, n: int, g: torch.Generator) -> GraphArrays:
@@ -347,6 +362,7 @@ def collate(
         "hyp_kind": torch.zeros((B, L), dtype=torch.long),
         "hyp_edges": torch.full((B, L, R), -1, dtype=torch.long),
         "hyp_weight": torch.zeros(B),
+        "lex_class": torch.zeros((B, L), dtype=torch.long),
     }
     if n_slots:
         batch["hyp_slots"] = torch.full((B, L, n_slots), -1, dtype=torch.long)
@@ -369,6 +385,8 @@ def collate(
             words = torch.where(drop, UNK, words)
         batch["words"][b, :n] = words
         batch["lex"][b, :n] = it.lex
+        if it.lex_class is not None:
+            batch["lex_class"][b, :n] = it.lex_class
         hyp, weight = it.hyp, it.hyp_weight
         corrupt = hyp is not None and corruption > 0 and generator is not None
         if corrupt and float(torch.rand(1, generator=generator)) < corruption:

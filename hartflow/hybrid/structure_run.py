@@ -82,6 +82,7 @@ def structure_config(cfg, vocab: StructureVocab, *, max_len: int) -> StructureCo
         n_cycles=cfg.n_cycles,
         n_latent_steps=cfg.n_latent_steps,
         max_halt_steps=cfg.max_halt_steps,
+        lex_class=bool(vocab.token_class),
     )
 
 

@@ -338,6 +338,7 @@ def test_minutes_alone_trains_for_the_minutes_with_the_benchmark_settings(lf_fil
     assert cfg.refiner_kind == "structure" and cfg.max_steps == UNTIL_BUDGET
     assert (cfg.dim, cfg.batch_size, cfg.lr) == tuple(
         STRUCTURE_DEFAULTS[k] for k in ("dim", "batch_size", "lr"))  # fmt: skip
+    assert (cfg.corruption, cfg.word_dropout) == (0.7, 0.3)
     given = with_defaults(TrainConfig(**{**base.to_json(), "dim": 32, "max_steps": 50}),
                           {"dim", "max_steps"})  # fmt: skip
     assert given.dim == 32 and given.max_steps == 50 and given.batch_size == 64
@@ -433,3 +434,34 @@ def test_without_hypothesis_input_the_memory_only_competes(lf_files, tmp_path):
     assert structure_answers(model, reads, commands, data.test_hyps)[0] != with_hyps
     r = runner.invoke(cli.app, ["eval", "--mode", "hybrid", "--checkpoint", str(out), "--quiet"])
     assert r.exit_code == 0, r.output
+
+
+def test_the_translation_class_is_evidence():
+    """A token training shows only as a constant (a name seen once, alone) gives its word the
+    same class evidence as every other name: the class, not the rare token, carries over."""
+    from reasoner.structure import StructureConfig, StructureRefiner
+
+    form = "blick . agent ( x _ 1 , Al ) AND blick . theme ( x _ 1 , x _ 3 ) AND DAX ( x _ 3 )"
+    pairs = [(("Bo",), ("Bo",)), (("Al", "blicked", "a", "dax"), tuple(form.split(" ")))]
+    graphs = [parse_graph(c, o, None) for c, o in pairs]
+    vocab = StructureVocab.build(pairs, graphs, {"Bo": "Bo", "Al": "Al", "dax": "DAX"})
+    cls = dict(zip(vocab.tokens, vocab.token_class, strict=True))
+    assert (cls["Bo"], cls["Al"], cls["blick"], cls["DAX"], cls["<none>"]) == (2, 2, 1, 1, 0)
+    assert StructureVocab.from_json(vocab.to_json()).token_class == vocab.token_class
+    item = make_item(("Bo", "blicked", "a", "dax"), vocab, hypothesis=None, answer=None,
+                     translations={"Bo": "Bo", "dax": "DAX"})  # fmt: skip
+    assert item.lex_class.tolist() == [2, 0, 0, 1]
+    batch, _ = collate([item], 2)
+    assert batch["lex_class"].tolist() == [[2, 0, 0, 1]]
+    sizes = dict(vocab_words=len(vocab.words), vocab_tokens=len(vocab.tokens), n_roles=2, dim=32,
+                 n_heads=2)  # fmt: skip
+    on = StructureRefiner(StructureConfig(**sizes, lex_class=True),
+                          generator=torch.Generator().manual_seed(0))  # fmt: skip
+    off = StructureRefiner(StructureConfig(**sizes), generator=torch.Generator().manual_seed(0))
+    assert "embed_lex_class" in dict(on.named_parameters())
+    assert "embed_lex_class" not in dict(off.named_parameters())  # an older checkpoint loads
+    assert torch.equal(on.embed_words, off.embed_words)  # the other weights start the same
+    with torch.no_grad():
+        added = on.embed_inputs(batch) - off.embed_inputs(batch)
+        want = on.embed_scale * on.embed_lex_class[torch.tensor([[2, 0, 0, 1]])]
+    assert torch.allclose(added, want, atol=1e-5)
