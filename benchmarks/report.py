@@ -335,6 +335,15 @@ def grid_ablation(result: dict) -> str:
     return render_markdown(result).rstrip()
 
 
+def _mean_of_seeds(label: str, rows: list[dict], slog: bool) -> list[str]:
+    """The row with the mean over seeds (SLOG: the official metric), where there are several."""
+    if len(rows) < 2:
+        return []
+    key = "official_match" if slog else "exact_match"
+    mean = sum(r[key] for r in rows) / len(rows)
+    return [f"| {label}, mean of {len(rows)} seeds | – | **{_pct100(mean)}** | | | |"]
+
+
 def structure_accuracy(result: dict) -> str:
     """Per data set: which step buys what (pointer, slots, recombination, selector; hybrid and
     TRM-only), the decoder with gold slots, per category, and the depth curves."""
@@ -381,11 +390,7 @@ def structure_accuracy(result: dict) -> str:
                 f"| **+ selector** (seed {r['seed']}) | – | **{score(r)}** | "
                 f"{r['fixed']} / {r['broken']} | {r['train_minutes']:.1f} | {r['steps']:,} |"
             )
-        if len(finals) > 1:
-            key = "official_match" if slog else "exact_match"
-            mean = sum(r[key] for r in finals) / len(finals)
-            lines.append(f"| + selector, mean of {len(finals)} seeds | – | **{_pct100(mean)}** "
-                         "| | | |")  # fmt: skip
+        lines += _mean_of_seeds("+ selector", finals, slog)
         redecoded = obj.get("redecoded", {})
         trm_prior = redecoded.get(f"{part}-trm-final-s0")
         hyb_prior = [(k, v) for k, v in sorted(redecoded.items()) if "-hybrid-final-" in k]
@@ -396,11 +401,7 @@ def structure_accuracy(result: dict) -> str:
                 f"{score(trm_prior) if seed == '0' else '–'} | **{score(r)}** | "
                 f"{r['fixed']} / {r['broken']} | | |"
             )
-        if len(hyb_prior) > 1:
-            key = "official_match" if slog else "exact_match"
-            mean = sum(r[key] for _, r in hyb_prior) / len(hyb_prior)
-            lines.append(f"| + configuration prior, mean of {len(hyb_prior)} seeds | – | "
-                         f"**{_pct100(mean)}** | | | |")  # fmt: skip
+        lines += _mean_of_seeds("+ configuration prior", [r for _, r in hyb_prior], slog)
         current = obj.get("current", {})
         today = current.get("rows", [])
         for r in today:
@@ -409,11 +410,7 @@ def structure_accuracy(result: dict) -> str:
                 f"| **{score(r)}** | {r['fixed']} / {r['broken']} | {r['train_minutes']:.1f} | "
                 f"{r['steps']:,} |"
             )
-        if len(today) > 1:
-            key = "official_match" if slog else "exact_match"
-            mean = sum(r[key] for r in today) / len(today)
-            lines.append(f"| today's defaults, mean of {len(today)} seeds | – | "
-                         f"**{_pct100(mean)}** | | | |")  # fmt: skip
+        lines += _mean_of_seeds("today's defaults", today, slog)
         gold = obj.get("gold_slot_decoder")
         if gold:
             lines.append(f"| decoder with gold slots (graphs rebuilt) | | "
