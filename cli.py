@@ -141,6 +141,11 @@ def eval_(
             "e.g. --predictions errors.tsv.",
         ),
     ] = None,
+    word_prior: Annotated[
+        bool,
+        typer.Option("--word-prior/--no-word-prior",
+                     help="Structure checkpoints: answer with the training pairs' word prior."),
+    ] = True,
 ) -> None:
     """Evaluate a reasoner on a split's test set (exact match), on your own files, or on a
     folder of few-shot episodes (each built from its own training pairs).
@@ -161,7 +166,7 @@ def eval_(
         result = evaluate(
             task, split, mode=mode, data_dir=data_dir, train=train, test=test, d=dim,
             progress=lambda done, total: bar.update(job, completed=done, total=total),
-            checkpoint=checkpoint, predictions=predictions,
+            checkpoint=checkpoint, predictions=predictions, word_prior=word_prior,
         )  # fmt: skip
     if json_file is not None:
         write_json(json_file, result)

@@ -30,8 +30,10 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
     checkpoint: str | Path | None = None,
     predictions: str | Path | None = None,
+    word_prior: bool = True,
 ) -> dict[str, Any]:
-    """Exact-match accuracy of `mode` on a split (or on user files).
+    """Exact-match accuracy of `mode` on a split (or on user files). `word_prior=False` answers
+    a structure checkpoint without its word prior (to measure what the prior buys).
 
     `predictions` names a TSV to write one line per example into (input, gold, answer,
     category, correct). For SLOG the result adds its official metric (`official_match`,
@@ -50,7 +52,7 @@ def evaluate(
 
         return evaluate_refiner(checkpoint, task, split, data_dir=data_dir, train=train,
                                 test=test, mode=mode, progress=progress,
-                                predictions=predictions)  # fmt: skip
+                                predictions=predictions, word_prior=word_prior)  # fmt: skip
     start = time.perf_counter()
     parts = load_examples(task, split, data_dir=data_dir, train=train, test=test)
     reasoner = ZeroShotReasoner(d=d).fit(

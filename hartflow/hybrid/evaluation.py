@@ -97,8 +97,10 @@ def evaluate_refiner(
     device: str = "cpu",
     max_test: int | None = None,
     predictions: str | Path | None = None,
+    word_prior: bool = True,
 ) -> dict[str, Any]:
     """Exact match of a trained refiner on a split's test set (the trained one by default).
+    `word_prior=False` answers a structure checkpoint without its word prior.
 
     `predictions` names a TSV to write one line per example into (input, gold, answer,
     category, correct); for SLOG the result adds its official metric (`official_match`).
@@ -144,6 +146,8 @@ def evaluate_refiner(
         )
 
         config = with_configurations(config, data)
+        if not word_prior:  # counts present but empty: no prior, none counted on loading
+            config = {**config, "vocab": {**config["vocab"], "presence": {}}}
 
         raw, features = structure_answers(
             model, config, commands, data.test_hyps, batch_size=batch_size, device=device,

@@ -432,8 +432,10 @@ def test_without_hypothesis_input_the_memory_only_competes(lf_files, tmp_path):
     assert with_hyps == structure_answers(model, cfg_json, commands, None)[0]
     reads = {**cfg_json, "train": {**cfg_json["train"], "hypothesis_input": True}}
     assert structure_answers(model, reads, commands, data.test_hyps)[0] != with_hyps
-    r = runner.invoke(cli.app, ["eval", "--mode", "hybrid", "--checkpoint", str(out), "--quiet"])
-    assert r.exit_code == 0, r.output
+    for prior in ("--word-prior", "--no-word-prior"):
+        r = runner.invoke(cli.app, ["eval", "--mode", "hybrid", "--checkpoint", str(out), "--quiet",
+                                    prior])  # fmt: skip
+        assert r.exit_code == 0, r.output
 
 
 def test_the_translation_class_is_evidence():
