@@ -358,6 +358,12 @@ def train_(
     lr: Annotated[
         float | None, typer.Option("--lr", help="Learning rate (3e-3; 1e-3 for COGS/SLOG).")
     ] = None,
+    lr_min_ratio: Annotated[
+        float | None,
+        typer.Option("--lr-min-ratio", min=0.0, max=1.0,
+                     help="Cosine decay of the rate to lr · this over the budget (1 = constant; "
+                          "0.05 for COGS/SLOG)."),
+    ] = None,
     max_train: Annotated[
         int | None, typer.Option("--max-train", min=1, help="Seeded subset of training pairs.")
     ] = None,
@@ -410,8 +416,8 @@ def train_(
 
     Writes checkpoints, log.jsonl and curve.png into --out. Data parallel under torchrun.
     With --minutes and no --steps it trains for those minutes; on a graph-shaped task (COGS,
-    SLOG) the defaults are the benchmark's (hidden 128, batch 64, lr 1e-3, corruption 0.7,
-    word dropout 0.3).
+    SLOG) the defaults are the benchmark's (hidden 128, batch 64, lr 1e-3 decaying to 5 % over
+    the budget, corruption 0.7, word dropout 0.3).
 
     Examples:
       hartflow train --task scan --split addprim_jump --out runs/jump --minutes 5
@@ -430,7 +436,8 @@ def train_(
     from hartflow.hybrid.run import with_defaults
 
     given = {k: v for k, v in dict(dim=dim, batch_size=batch_size, lr=lr, max_steps=steps,
-                                   corruption=corruption, word_dropout=word_dropout).items()
+                                   corruption=corruption, word_dropout=word_dropout,
+                                   lr_min_ratio=lr_min_ratio).items()
              if v is not None}  # fmt: skip
     cfg = with_defaults(TrainConfig(
         task=task, split=split, data_dir=None if data_dir is None else str(data_dir),

@@ -120,6 +120,12 @@ class SignSGD(torch.optim.Optimizer):
         return loss
 
 
+def cosine_ratio(progress: float, min_ratio: float) -> float:
+    """The cosine's multiplier at `progress` (0 → 1, 1 → `min_ratio`; clipped to [0, 1])."""
+    progress = min(max(progress, 0.0), 1.0)
+    return min_ratio + (1 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 def warmup_constant(
     step: int,
     *,
@@ -142,6 +148,4 @@ def warmup_constant(
         return 1.0
     if total_steps is None:
         raise ValueError("total_steps is needed when min_ratio < 1 (the cosine needs an end)")
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    progress = min(progress, 1.0)
-    return min_ratio + (1 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return cosine_ratio((step - warmup_steps) / max(1, total_steps - warmup_steps), min_ratio)

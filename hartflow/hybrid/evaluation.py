@@ -15,6 +15,7 @@ from hartflow.checkpoint import latest_checkpoint, load_checkpoint, read_config
 from hartflow.data.logical_form import conjunct_set
 from hartflow.data.slog_metric import official_match
 from hartflow.errors import HartFlowError
+from hartflow.hybrid.anchoring import load_anchors
 from hartflow.hybrid.batching import collate, make_items
 from hartflow.hybrid.config import TrainConfig
 from hartflow.hybrid.data import K_CACHE, prepare
@@ -155,12 +156,12 @@ def evaluate_refiner(
         )  # fmt: skip
         selector = Selector.from_json(config.get("selector"))
         answers, sources = hybrid_answers(
-            raw, features, data.test_hyps, commands, anchors=config.get("anchors"),
+            raw, features, data.test_hyps, commands, anchors=load_anchors(config),
             selector=selector,
         )  # fmt: skip
         preds = dict(enumerate(answers))
         halting, _ = hybrid_answers(  # the halting head's rule alone, for comparison
-            raw, features, data.test_hyps, commands, anchors=config.get("anchors"),
+            raw, features, data.test_hyps, commands, anchors=load_anchors(config),
             selector=Selector(),
         )  # fmt: skip
         refiner_alone = sum(p == a for p, (_, a) in zip(raw, data.test, strict=True))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -53,11 +53,16 @@ def parse_graph(
 def graph_or_error(
     words: Sequence[str], output: Sequence[str], anchors: dict[str, str] | None = None
 ) -> tuple[Graph | None, str | None]:
-    """(graph, None), or (None, why the form does not parse or fit the sentence)."""
+    """(graph, None), or (None, why the form does not parse or fit the sentence). Where
+    `anchors` carries an induced anchoring (`hartflow.hybrid.anchoring.Anchors`), a constant
+    that several words could carry is moved to where the graph looks most like training's."""
+    from hartflow.hybrid.anchoring import reanchor
+
     try:
-        return to_graph(parse_form(" ".join(output)), words, anchors=anchors), None
+        graph = to_graph(parse_form(" ".join(output)), words, anchors=anchors)
     except DataError as e:
         return None, str(e)
+    return reanchor(graph, getattr(anchors, "anchoring", None)), None
 
 
 def is_structured(pairs: Sequence[tuple[Tokens, Tokens]]) -> bool:
@@ -465,8 +470,19 @@ def decode_graph(
 
 def render_graph(graph: Graph, order: ConjunctOrder | None) -> Tokens | None:
     """The answer tokens of a predicted graph (conjuncts arranged by `order`; None keeps the
-    graph's own edge order), or None where the graph is ill-formed."""
+    graph's own edge order), or None where the graph is ill-formed. A graph whose conjuncts
+    are all missing (predicates without an edge or a unary conjunct: no form to write) is
+    written with those predicates as unary conjuncts, so a prediction is always an answer."""
     try:
         return tuple(render_form(to_form(graph, order)).split())
+    except ValueError:
+        pass
+    heads = {e.head for e in graph.edges}
+    nodes = tuple(
+        replace(n, unary=True) if n.pred and not (n.unary or n.definite) and i not in heads else n
+        for i, n in enumerate(graph.nodes)
+    )
+    try:
+        return tuple(render_form(to_form(replace(graph, nodes=nodes), order)).split())
     except ValueError:
         return None

@@ -20,6 +20,7 @@ import torch
 from hartflow.data.logical_form import ConjunctOrder
 from hartflow.data.slots import configurations
 from hartflow.errors import HartFlowError
+from hartflow.hybrid.anchoring import Anchoring, Anchors, induce_anchoring, load_anchors, reanchor
 from hartflow.hybrid.hypotheses import Hypothesis
 from hartflow.hybrid.selector import Selector, choose, fit_selector
 from hartflow.hybrid.structure import (
@@ -121,6 +122,12 @@ class StructureTrainer(Trainer):
             )  # fmt: skip
             train = [p for p, g in zip(train, graphs, strict=True) if g is not None]
             graphs = [g for g in graphs if g is not None]
+        # a constant that another word could carry (a question's `?`) stands where the graph
+        # looks most like the training graphs without such a choice (`hybrid.anchoring`)
+        self.anchoring = induce_anchoring(train, graphs) if cfg.reanchor else Anchoring()
+        if self.anchoring:
+            self.anchors = Anchors(self.anchors, self.anchoring)
+            graphs = [reanchor(g, self.anchoring) for g in graphs]
         self.order = ConjunctOrder.induce(g for g in graphs if g is not None)
         hybrid = cfg.mode == "hybrid"
         self.translations = read_translations(train, d=cfg.hrr_d, seed=cfg.seed) if hybrid else {}
@@ -203,7 +210,8 @@ class StructureTrainer(Trainer):
             "vocab": self.vocab.to_json(),
             "order": self.order.to_json(),
             "translations": self.translations,
-            "anchors": self.anchors,
+            "anchors": dict(self.anchors),
+            "anchoring": self.anchoring.to_json() if self.anchoring else None,
             "selector": self.selector.to_json(),
             "skipped_training_pairs": self.skipped,
             "skipped_training_lines": self.skipped_lines[:100],
@@ -329,7 +337,7 @@ def structure_answers(
     and the selector's features of each (`answer_rows`, plus the memory's score)."""
     vocab = StructureVocab.from_json(config["vocab"])
     order = ConjunctOrder.from_json(config["order"])
-    translations, anchors = config.get("translations", {}), config.get("anchors")
+    translations, anchors = config.get("translations", {}), load_anchors(config)
     given = hyps if hypothesis_input(config) else None
     items = [
         make_item(c, vocab, translations=translations, anchors=anchors,
@@ -365,7 +373,7 @@ def memory_answer(
 def with_word_prior(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dict:
     """A structure checkpoint's config with the word prior (`StructureVocab.presence`): as
     saved, or, for a checkpoint trained before it existed, counted on its training pairs."""
-    vocab, anchors = config["vocab"], config.get("anchors")
+    vocab, anchors = config["vocab"], load_anchors(config)
     if "presence" in vocab:
         return config
     presence = word_presence(train, [parse_graph(c, o, anchors) for c, o in train])
@@ -378,7 +386,7 @@ def with_configurations(config: dict, data) -> dict:
     makes them for the run's settings): the configuration prior (slots; with the recombined
     pairs) and the word prior."""
     config = with_word_prior(config, data.train)
-    vocab, anchors = config["vocab"], config.get("anchors")
+    vocab, anchors = config["vocab"], load_anchors(config)
     if not vocab.get("slots") or vocab.get("configs"):
         return config
     graphs = [parse_graph(c, o, anchors) for c, o in [*data.train, *data.augmented]]
@@ -436,7 +444,7 @@ def structure_trace(
     vocab = StructureVocab.from_json(config["vocab"])
     order = ConjunctOrder.from_json(config["order"])
     item = make_item(command, vocab, translations=config.get("translations", {}),
-                     anchors=config.get("anchors"),
+                     anchors=load_anchors(config),
                      hypothesis=best_hypothesis(hyps) if hypothesis_input(config) else None,
                      answer=None)  # fmt: skip
     batch, _ = collate([item], model.cfg.n_roles, n_slots=model.cfg.n_slots)
@@ -452,7 +460,7 @@ def structure_trace(
     decided.pop("label_margin")
     final = graph_rows(command, decided, vocab)
     answer = render_graph(final["graph"], order)
-    memory = memory_answer(command, hyps, config.get("anchors"))
+    memory = memory_answer(command, hyps, load_anchors(config))
     selector = Selector.from_json(config.get("selector"))
     features = answer_rows(model, [command], [item], vocab, order)[1][0]
     features["memory_score"] = float(hyps[0].score) if hyps else 0.0

@@ -41,7 +41,7 @@ from hartflow.hybrid.data import prepare
 from hartflow.hybrid.vocab import Vocab
 from reasoner.ema import EMA
 from reasoner.losses import softmax_cross_entropy, stablemax_cross_entropy
-from reasoner.optim import AdamATan2, warmup_constant
+from reasoner.optim import AdamATan2, cosine_ratio, warmup_constant
 from reasoner.refiner import Refiner, RefinerConfig, count_parameters
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,7 @@ class Trainer:
         self.ema = EMA(self.model, decay=cfg.ema_decay)
         self.step, self.batch, self.elapsed = 0, 0, 0.0
         self.setup_seconds = 0.0  # spent before training (hypotheses, recombination): budgeted
+        self._start: float | None = None  # perf_counter at which `elapsed` was 0 (while running)
 
     # ------------------------------------------------------------------ what the model is
     def setup(self) -> None:
@@ -249,6 +250,8 @@ class Trainer:
             sub = _select(batch, use)
             sub_state = None if state is None else type(state)(state.y[use], state.z[use])
             lr = cfg.lr * warmup_constant(self.step, warmup_steps=cfg.warmup_steps)
+            if cfg.lr_min_ratio < 1.0:
+                lr *= cosine_ratio(self.progress(), cfg.lr_min_ratio)
             for group in self.opt.param_groups:
                 group["lr"] = lr
             new_state, out = model(sub, sub_state)
@@ -287,6 +290,17 @@ class Trainer:
             "loss": sums[4].item() / cfg.batch_size,
         }
 
+    def progress(self) -> float:
+        """How much of the budget is spent (0 … 1): of the steps, or of the minutes left after
+        the set-up, whichever is further along (the learning rate's cosine follows it)."""
+        cfg = self.cfg
+        done = self.step / cfg.max_steps
+        if cfg.minutes is not None:
+            elapsed = self.elapsed if self._start is None else time.perf_counter() - self._start
+            budget = max(60 * cfg.minutes - self.setup_seconds, 1e-9)
+            done = max(done, elapsed / budget)
+        return min(done, 1.0)
+
     def run(
         self, *, progress: Progress | None = None, tensorboard: str | Path | None = None
     ) -> dict[str, Any]:
@@ -294,6 +308,7 @@ class Trainer:
         log's scalars as TensorBoard events into `tensorboard`)."""
         cfg = self.cfg
         start = time.perf_counter() - self.elapsed
+        self._start = start
         log_path = self.out / "log.jsonl"
         self.out.mkdir(parents=True, exist_ok=True)
         board = None
@@ -324,6 +339,7 @@ class Trainer:
             if self.step - last_ckpt >= cfg.ckpt_every:
                 self.save()
                 last_ckpt = self.step
+        self._start = None
         folder = self.save()
         if board is not None:
             board.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 from dataclasses import replace
@@ -108,6 +109,36 @@ class TestTraining:
             assert all(torch.equal(a[k], b[k]) for k in a), name
         log = [json.loads(r)["step"] for r in (part / "log.jsonl").read_text().splitlines()]
         assert log == sorted(log) and len(log) == len(set(log))  # no duplicated rows
+
+    def test_learning_rate_follows_the_budget(self, tiny_files, tmp_path):
+        from hartflow.hybrid.training import Trainer
+
+        def rates(**kw) -> list[float]:
+            cfg = tiny(tiny_files, tmp_path / "lr", max_steps=8, warmup_steps=0, **kw)
+            trainer, seen = Trainer(cfg, out=tmp_path / f"lr{len(kw)}"), []
+            while trainer.step < cfg.max_steps:
+                trainer.train_batch()
+                seen.append(trainer.opt.param_groups[0]["lr"])
+            return seen
+
+        assert len(set(rates())) == 1  # lr_min_ratio 1: constant after warm-up
+        decayed = rates(lr_min_ratio=0.0)
+        assert all(a > b for a, b in itertools.pairwise(decayed))  # a cosine down to ~0
+        assert decayed[0] < 3e-3 and decayed[-1] < 0.2 * 3e-3
+        with pytest.raises(ValueError, match="lr_min_ratio"):
+            tiny(tiny_files, tmp_path, lr_min_ratio=1.5)
+
+    def test_progress_counts_the_minutes_after_setup(self, tiny_files, tmp_path):
+        import time
+
+        from hartflow.hybrid.training import Trainer
+
+        cfg = tiny(tiny_files, tmp_path / "p", max_steps=10**9, minutes=1.0)
+        trainer = Trainer(cfg, out=tmp_path / "p")
+        trainer.setup_seconds, trainer.elapsed = 20.0, 20.0  # 40 s left after the set-up
+        assert trainer.progress() == pytest.approx(0.5)
+        trainer._start = time.perf_counter() - 30.0  # while running: the clock counts
+        assert trainer.progress() == pytest.approx(0.75, abs=0.01)
 
     def test_trm_mode_trains_without_hypotheses(self, tiny_files, tmp_path):
         out = tmp_path / "trm"

@@ -129,6 +129,18 @@ class TestLabels:
         graph = decode_graph(words, bad, vocab)  # edge from a node with no predicate
         assert render_graph(graph, ConjunctOrder()) is None
 
+    def test_predicates_without_conjuncts_are_written_as_unary(self):
+        # a verb's predicate, two constants, no edge decoded: nothing to write as it stands
+        words = ("Q", "was", "daxed", "to", "Ann", "by", "Bo")
+        nodes = (Node(), Node(), Node(pred="dax"), Node(), Node(constant="Ann"), Node(),
+                 Node(constant="Bo"))  # fmt: skip
+        got = render_graph(Graph(words, nodes), ConjunctOrder())
+        assert got == ("dax", "(", "x", "_", "2", ")")
+        # a well-formed graph keeps a stray predicate out of its form, as before
+        nodes = (Node(pred="cat", unary=True), Node(pred="be"), Node())
+        graph = Graph(("cat", "was", "x"), nodes)
+        assert render_graph(graph, ConjunctOrder()) == ("cat", "(", "x", "_", "0", ")")
+
     def test_auto_picks_the_structure_refiner(self, lf_files, tiny_files):
         assert is_structured(pairs_of(lf_files[0]))
         assert not is_structured(pairs_of(tiny_files[0]))
