@@ -391,6 +391,13 @@ def train_(
                           "evidence (off: the HRR lexicon only; the memory's answer stays a "
                           "candidate)."),
     ] = True,
+    reanchor: Annotated[
+        bool,
+        typer.Option("--reanchor/--no-reanchor",
+                     help="Structure refiner: a constant another word could carry (a question's "
+                          "'?') stands where the graph looks like training's (off: the codec's "
+                          "word)."),
+    ] = True,
     word_dropout: Annotated[
         float | None,
         typer.Option("--word-dropout",
@@ -446,7 +453,7 @@ def train_(
         n_cycles=n_cycles, n_latent_steps=n_latent_steps, max_halt_steps=max_halt_steps,
         minutes=minutes, max_train=max_train, seed=seed, refiner_kind=refiner, window=window,
         augment=augment, edge_output=edge_output, strict=strict,
-        hypothesis_input=hypothesis_input, **given,
+        hypothesis_input=hypothesis_input, reanchor=reanchor, **given,
     ), set(given))  # fmt: skip
     with Progress(console=stderr, transient=True, disable=quiet) as bar:
         by_time = minutes is not None and steps is None  # the bar counts seconds then

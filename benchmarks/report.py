@@ -402,6 +402,15 @@ def structure_accuracy(result: dict) -> str:
                 f"{r['fixed']} / {r['broken']} | | |"
             )
         lines += _mean_of_seeds("+ configuration prior", [r for _, r in hyb_prior], slog)
+        for earlier in obj.get("earlier_current", []):
+            label = earlier.get("label", "earlier defaults")
+            for r in earlier.get("rows", []):
+                lines.append(
+                    f"| {label} (seed {r['seed']}, {earlier['minutes']:g}-min budget) | – "
+                    f"| {score(r)} | {r['fixed']} / {r['broken']} | {r['train_minutes']:.1f} | "
+                    f"{r['steps']:,} |"
+                )
+            lines += _mean_of_seeds(label, earlier.get("rows", []), slog)
         current = obj.get("current", {})
         today = current.get("rows", [])
         for r in today:

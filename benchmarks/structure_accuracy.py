@@ -307,6 +307,13 @@ def merge(work: Path) -> dict[str, Any]:
             for extra in (f"{part}-redecoded.json", f"{part}-current.json"):
                 if (work / extra).is_file():
                     out["parts"][part].update(json.loads((work / extra).read_text()))
+            # defaults measured before today's stay in the table: what each change bought
+            history = list(saved.get(part, {}).get("earlier_current", []))
+            before, now = saved.get(part, {}).get("current"), out["parts"][part].get("current")
+            if before and now and before != now and before not in history:
+                history.append(before)
+            if history:
+                out["parts"][part]["earlier_current"] = history
     return out
 
 

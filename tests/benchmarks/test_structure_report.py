@@ -77,3 +77,29 @@ def test_todays_rows_sit_beside_the_earlier_ones():
     assert "| category | HRR-only | TRM-only | hybrid | hybrid, any order | hybrid, today's" in text
     assert "| pp_recursion | 0.0 % | 20.0 % | 90.0 % | 90.0 % | 60.0 % |" in text
     assert "| PP | hybrid (today) |  |  | 75.0 % |" in text
+
+
+def test_earlier_defaults_stay_in_the_table(tmp_path, monkeypatch):
+    import json
+
+    from benchmarks import structure_accuracy as bench
+
+    def current(official: float) -> dict:
+        return {"minutes": 25, "rows": [row("slog-hybrid-current-s0", "hybrid", 0.5,
+                                            official=official)]}  # fmt: skip
+
+    saved = {"parts": {"slog": {**part("slog"), "current": current(0.6)}}}
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "structure_accuracy.json").write_text(json.dumps(saved))
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "slog-current.json").write_text(json.dumps({"current": current(0.8)}))
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
+    merged = bench.merge(tmp_path / "work")
+    slog = merged["parts"]["slog"]
+    assert slog["current"] == current(0.8) and slog["earlier_current"] == [current(0.6)]
+    text = structure_accuracy(merged)
+    assert "| earlier defaults (seed 0, 25-min budget) | – | 60.0 % (50.0 %) |" in text
+    assert "| **today's defaults** (seed 0, 25-min budget) | – | **80.0 % (50.0 %)** |" in text
+    # merged again with the same current rows: the history does not grow
+    (tmp_path / "results" / "structure_accuracy.json").write_text(json.dumps(merged))
+    assert bench.merge(tmp_path / "work")["parts"]["slog"]["earlier_current"] == [current(0.6)]

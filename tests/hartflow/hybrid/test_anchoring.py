@@ -123,3 +123,25 @@ def test_renamed_words_anchor_alike(pairs, anchoring):
 
 def parse_form_tokens(text: str) -> tuple[str, ...]:
     return tuple(text.split())
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_a_run_saves_its_anchoring_and_answers_with_it(pairs, tmp_path, on):
+    from hartflow.checkpoint import latest_checkpoint, read_config
+    from hartflow.hybrid import TrainConfig, evaluate_refiner, train
+
+    lines = "".join(f"{' '.join(c)}\t{' '.join(o)}\n" for c, o in pairs)
+    (tmp_path / "train.tsv").write_text(lines)
+    (tmp_path / "test.tsv").write_text(lines[: lines.index("\n") + 1] * 3)
+    cfg = TrainConfig(
+        task=None, split=None, train_file=str(tmp_path / "train.tsv"),
+        test_file=str(tmp_path / "test.tsv"), refiner_kind="structure", folds=2, hrr_d=256,
+        feature_dim=16, dim=32, n_heads=2, batch_size=8, max_steps=2, warmup_steps=1,
+        ckpt_every=1000, log_every=1, reanchor=on,
+    )  # fmt: skip
+    train(cfg, out=tmp_path / "run")
+    saved = read_config(latest_checkpoint(tmp_path / "run"))
+    assert (saved["anchoring"] is not None) == on
+    if on:
+        assert saved["anchoring"]["alternatives"] == {"?": ["Zor", "mek"]}
+    assert evaluate_refiner(tmp_path / "run")["n"] == 3  # the saved anchoring loads
