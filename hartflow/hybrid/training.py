@@ -237,6 +237,10 @@ class Trainer:
         min_steps = min_steps[mine].to(dev)
         labels = _to(_pick(all_labels, mine), dev)
         active = torch.ones(len(mine), dtype=torch.bool, device=dev)
+        decay = 1.0  # the rate's cosine: one value on every rank (their clocks differ)
+        if cfg.lr_min_ratio < 1.0:
+            spent = all_reduce_(torch.tensor([self.progress()], device=dev), ctx)
+            decay = cosine_ratio(spent.item() / ctx.world_size, cfg.lr_min_ratio)
         state = None
         sums = torch.zeros(5, device=dev)  # rows finished, exact, token acc, steps, loss
         model.train()
@@ -249,9 +253,7 @@ class Trainer:
             use = idx if not ghost else torch.tensor([0], device=dev)
             sub = _select(batch, use)
             sub_state = None if state is None else type(state)(state.y[use], state.z[use])
-            lr = cfg.lr * warmup_constant(self.step, warmup_steps=cfg.warmup_steps)
-            if cfg.lr_min_ratio < 1.0:
-                lr *= cosine_ratio(self.progress(), cfg.lr_min_ratio)
+            lr = cfg.lr * warmup_constant(self.step, warmup_steps=cfg.warmup_steps) * decay
             for group in self.opt.param_groups:
                 group["lr"] = lr
             new_state, out = model(sub, sub_state)
