@@ -4,6 +4,7 @@
     python -m benchmarks.structure_accuracy --part slog
     python -m benchmarks.structure_accuracy --merge        # -> structure_accuracy.json + PNG
     python -m benchmarks.structure_accuracy --part cogs --current --minutes 28   # today's hybrid
+    python -m benchmarks.structure_accuracy --part cogs --rescore   # those runs, today's decoder
     python -m benchmarks.structure_accuracy --part cogs --quick     # smoke (tiny budgets)
 
 Rows, each hybrid (with the memory's evidence) and TRM-only (without) at the same wall-clock budget
@@ -111,6 +112,13 @@ def _run(
     if not reuse:
         shutil.rmtree(out, ignore_errors=True)
     trained = train(cfg, out=out, resume=reuse)
+    return _scored_row(cfg, out, name, max_test, trained)
+
+
+def _scored_row(
+    cfg: TrainConfig, out: Path, name: str, max_test: int | None, trained: dict[str, Any]
+) -> dict[str, Any]:
+    """A trained run's row: `trained` (step, seconds, parameters) and its evaluation."""
     ev = evaluate_refiner(out, max_test=max_test, batch_size=256,
                           predictions=out / "predictions.tsv")  # fmt: skip
     row = {
@@ -287,6 +295,27 @@ def run_current(
     return out
 
 
+def rescore_current(part: str, work: Path) -> dict[str, Any]:
+    """The `--current` runs scored again by today's code (same weights, the training figures
+    kept): what a change of the decoder alone buys."""
+    path = work / f"{part}-current.json"
+    out = json.loads(path.read_text())
+    base = TrainConfig.from_json(out["current"]["settings"])
+    rows = []
+    for r in out["current"]["rows"]:
+        trained = {"step": r["steps"], "seconds": 60 * r["train_minutes"],
+                   "parameters": r["parameters"]}  # fmt: skip
+        rows.append(_scored_row(replace(base, seed=r["seed"]), work / r["name"], r["name"], None,
+                                trained))  # fmt: skip
+    out["current"]["rows"] = rows
+    out["current"]["rescored"] = True
+    if part in PARTS:
+        first = work / rows[0]["name"] / "predictions.tsv"
+        out["depth_curves_current"] = depth_curves(part, work, {"hybrid (today)": first})
+    path.write_text(json.dumps(out, indent=2))
+    return out
+
+
 def merge(work: Path) -> dict[str, Any]:
     """The parts measured in `work`; a part whose full rows were measured in another work folder
     keeps them from the saved result (`benchmarks/results/structure_accuracy.json`)."""
@@ -365,9 +394,13 @@ def main() -> None:
     p.add_argument("--reuse", action="store_true", help="keep finished runs (resume them)")
     p.add_argument("--current", action="store_true",
                    help="only the hybrid with today's defaults, one run per seed (--minutes each)")
+    p.add_argument("--rescore", action="store_true",
+                   help="score the part's --current runs again with today's code (same weights)")
     p.add_argument("--work", type=Path, default=Path("runs/structure_accuracy"))
     args = p.parse_args()
-    if args.part and args.current:
+    if args.part and args.rescore:
+        rescore_current(args.part, args.work)
+    elif args.part and args.current:
         run_current(args.part, args.work, minutes=0.2 if args.quick else args.minutes,
                     seeds=tuple(args.seeds), quick=args.quick, reuse=args.reuse)  # fmt: skip
     elif args.part and not args.redecode:

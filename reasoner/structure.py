@@ -424,7 +424,9 @@ def _copy_mix(
 
 
 def decisions(out: StructureOutput) -> dict[str, torch.Tensor]:
-    """Argmax of every head: {"pred", "kind", "const"} (B, L) and either "edges" (B, L, R),
+    """Argmax of every head: {"pred", "kind", "const"} (B, L), the best token other than
+    "none" of the predicate and constant heads with its log-probability ("pred_alt",
+    "pred_alt_logp", "const_alt", "const_alt_logp"), and either "edges" (B, L, R),
     where an edge index equal to L means no edge, or "slots" (B, L, n_slots) counts with
     "slot_logp" (B, L, n_slots, slot_counts) log-probabilities for the decoder."""
     out_ = {
@@ -432,6 +434,11 @@ def decisions(out: StructureOutput) -> dict[str, torch.Tensor]:
         "kind": out.kind.argmax(-1).detach(),
         "const": out.const.argmax(-1).detach(),
     }
+    for name in ("pred", "const"):  # the best real token, for a node that must have content
+        logp = torch.log_softmax(getattr(out, name).detach().float(), -1)
+        logp[..., : UNK + 1] = float("-inf")  # PAD, NONE, UNK
+        best = logp.max(-1)
+        out_[f"{name}_alt"], out_[f"{name}_alt_logp"] = best.indices, best.values
     if out.slots is not None:
         out_["slots"] = out.slots.argmax(-1).detach()
         out_["slot_logp"] = torch.log_softmax(out.slots.detach(), -1)

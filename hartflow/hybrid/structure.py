@@ -465,6 +465,14 @@ def decode_graph(
             for r, target in enumerate(decided["edges"][i].tolist()):
                 if target < n:  # the batch's padded length (or more) means "no edge"
                     edges.append(Edge(i, tuple(vocab.roles[r].split(" . ")), target))
+    if "const_alt" in decided:  # an edge's target stands for something: its likeliest content
+        for t in sorted({e.target for e in edges if e.target < n}):
+            if nodes[t].pred is None and nodes[t].constant is None:
+                const_lp, pred_lp = (float(decided[f"{k}_alt_logp"][t]) for k in ("const", "pred"))
+                if const_lp >= pred_lp:
+                    nodes[t] = Node(constant=tok(int(decided["const_alt"][t])))
+                else:
+                    nodes[t] = Node(tok(int(decided["pred_alt"][t])), unary=True)
     return Graph(tuple(words), tuple(nodes), tuple(edges))
 
 

@@ -103,3 +103,35 @@ def test_earlier_defaults_stay_in_the_table(tmp_path, monkeypatch):
     # merged again with the same current rows: the history does not grow
     (tmp_path / "results" / "structure_accuracy.json").write_text(json.dumps(merged))
     assert bench.merge(tmp_path / "work")["parts"]["slog"]["earlier_current"] == [current(0.6)]
+
+
+def test_rescore_scores_the_current_runs_again(tmp_path):
+    import json
+    import random
+
+    from benchmarks import structure_accuracy as bench
+    from hartflow.hybrid import TrainConfig, train
+    from tests.hartflow.hybrid.test_structure import sentence
+
+    rng = random.Random(0)
+    (tmp_path / "train.tsv").write_text("".join(
+        "\t".join(sentence(rng, rng.choice([0, 1]))) + "\n" for _ in range(120)))  # fmt: skip
+    (tmp_path / "test.tsv").write_text("".join(
+        "\t".join((*sentence(rng, 1), "depth_1")) + "\n" for _ in range(6)))  # fmt: skip
+    cfg = TrainConfig(
+        task=None, split=None, train_file=str(tmp_path / "train.tsv"),
+        test_file=str(tmp_path / "test.tsv"), refiner_kind="structure", folds=2, hrr_d=256,
+        feature_dim=16, dim=32, n_heads=2, batch_size=8, max_steps=2, warmup_steps=1,
+        ckpt_every=1000, log_every=1,
+    )  # fmt: skip
+    work = tmp_path / "work"
+    train(cfg, out=work / "x-hybrid-current-s0")
+    stale = {"name": "x-hybrid-current-s0", "seed": 0, "steps": 2, "train_minutes": 0.5,
+             "parameters": 7, "exact_match": -1.0}  # fmt: skip
+    (work / "x-current.json").write_text(json.dumps(
+        {"current": {"minutes": 1, "settings": cfg.to_json(), "rows": [stale]}}))  # fmt: skip
+    out = bench.rescore_current("x", work)
+    row = out["current"]["rows"][0]
+    assert out["current"]["rescored"] and 0.0 <= row["exact_match"] <= 1.0
+    assert row["steps"] == 2 and row["train_minutes"] == 0.5 and row["parameters"] == 7
+    assert (work / "x-hybrid-current-s0" / "predictions.tsv").is_file()

@@ -129,6 +129,24 @@ class TestLabels:
         graph = decode_graph(words, bad, vocab)  # edge from a node with no predicate
         assert render_graph(graph, ConjunctOrder()) is None
 
+    def test_an_edge_target_without_content_takes_its_likeliest(self):
+        tokens = ["<pad>", "<none>", "<unk>", "DAX", "?", "Ann"]
+        vocab = StructureVocab(["<pad>", "<none>", "<unk>", "Q", "daxed"], tokens, ["agent"])
+        none = torch.tensor([1, 1])
+        decided = {"pred": torch.tensor([1, 3]), "kind": torch.tensor([0, 0]), "const": none,
+                   "edges": torch.tensor([[2], [0]])}  # node 1 --agent--> node 0: no content
+        def form(graph) -> str:
+            return " ".join(render_graph(graph, None))
+
+        assert form(decode_graph(("Q", "daxed"), decided, vocab)) == "DAX . agent ( x _ 1 , x _ 0 )"
+        alt = {"const_alt": torch.tensor([4, 5]), "const_alt_logp": torch.tensor([-0.5, -3.0]),
+               "pred_alt": torch.tensor([3, 3]), "pred_alt_logp": torch.tensor([-4.0, -0.1])}
+        graph = decode_graph(("Q", "daxed"), {**decided, **alt}, vocab)
+        assert form(graph) == "DAX . agent ( x _ 1 , ? )"
+        alt["pred_alt_logp"] = torch.tensor([-0.2, -0.1])  # a predicate is likelier: a noun
+        graph = decode_graph(("Q", "daxed"), {**decided, **alt}, vocab)
+        assert graph.nodes[0].pred == "DAX" and graph.nodes[0].unary
+
     def test_predicates_without_conjuncts_are_written_as_unary(self):
         # a verb's predicate, two constants, no edge decoded: nothing to write as it stands
         words = ("Q", "was", "daxed", "to", "Ann", "by", "Bo")
