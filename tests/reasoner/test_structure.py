@@ -67,7 +67,11 @@ class TestShapes:
         assert out.kind.shape == (2, 4, KINDS) and out.edges.shape == (2, 4, R, 5)
         assert out.q_halt_logits.shape == (2,) and state.y.shape == (2, 4, 32)
         assert len(out.trace) == model.cfg.n_cycles
-        assert set(decisions(out)) == {"pred", "kind", "const", "edges"}
+        decided = decisions(out)
+        alts = {f"{h}_alt{x}" for h in ("pred", "const") for x in ("", "_logp")}
+        assert set(decided) == {"pred", "kind", "const", "edges"} | alts
+        assert (decided["pred_alt"] > 2).all() and (decided["const_alt"] > 2).all()  # real tokens
+        assert (decided["pred_alt_logp"] <= 0).all()
 
     def test_padding_never_chosen_as_target(self, gen):
         out = make()(batch_of([[3, 4, 5, 6, 7], [7, 8]], gen))[1]
