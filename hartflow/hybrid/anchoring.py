@@ -73,11 +73,16 @@ def _config_key(obj: list) -> tuple:
     return tuple((str(name), int(count)) for name, count in obj)
 
 
+def _touched(graph: Graph) -> set[int]:
+    """The positions some edge joins."""
+    return {e.head for e in graph.edges} | {e.target for e in graph.edges}
+
+
 def _candidates(graph: Graph, i: int, anchoring: Anchoring) -> list[int]:
     """Positions that could carry the constant of node i (i itself first)."""
     token = graph.nodes[i].constant
     words = {token, *anchoring.alternatives.get(token, ())}
-    touched = {e.head for e in graph.edges} | {e.target for e in graph.edges}
+    touched = _touched(graph)
     free = [
         j for j, w in enumerate(graph.words)
         if j != i and w in words and graph.nodes[j] == Node() and j not in touched
@@ -150,7 +155,7 @@ def induce_anchoring(
         constants |= held
         for c in held:
             with_constant.setdefault(c, Counter()).update(present)
-        touched = {e.head for e in g.edges} | {e.target for e in g.edges}
+        touched = _touched(g)
         nodes.update(g.words[i] for i, n in enumerate(g.nodes[: len(g.words)])
                      if n != Node() or i in touched)  # fmt: skip
     alternatives = {}
