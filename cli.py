@@ -143,8 +143,10 @@ def eval_(
     ] = None,
     word_prior: Annotated[
         bool,
-        typer.Option("--word-prior/--no-word-prior",
-                     help="Structure checkpoints: answer with the training pairs' word prior."),
+        typer.Option(
+            "--word-prior/--no-word-prior",
+            help="Structure checkpoints: answer with the training pairs' word prior.",
+        ),
     ] = True,
 ) -> None:
     """Evaluate a reasoner on a split's test set (exact match), on your own files, or on a
@@ -170,6 +172,11 @@ def eval_(
         )  # fmt: skip
     if json_file is not None:
         write_json(json_file, result)
+    _print_eval(result)
+
+
+def _print_eval(result: dict) -> None:
+    """An evaluation's tables: overall, an ensemble's members, per category."""
     table = Table(title=escape(f"{result['task']} {result['split']} ({result['mode']})"))
     unordered = "order_insensitive_match" in result  # the structure refiner's logical forms
     official = "official_match" in result  # SLOG: its official metric leads
@@ -185,6 +192,16 @@ def eval_(
         f"{result['seconds']:.1f}",
     )
     stdout.print(table)
+    if result.get("members"):  # an ensemble: what each member answers alone
+        mem = Table(title="members alone (the vote above)", title_justify="left")
+        for col in ("seed", *(["official"] if official else []), "exact match", "refiner alone"):
+            mem.add_column(col, justify="right")
+        for m in result["members"]:
+            mem.add_row(str(m["seed"]),
+                        *([f"{100 * m['official_match']:.2f} %"] if official else []),
+                        f"{100 * m['exact_match']:.2f} %",
+                        f"{100 * m['refiner_alone_exact_match']:.2f} %")  # fmt: skip
+        stdout.print(mem)
     if "per_category" in result:
         cats = Table(title="per category")
         cats.add_column("category")
@@ -300,6 +317,9 @@ def _decode_refiner(command: str, checkpoint: Path, *, trace: bool, as_json: boo
             stdout.print(Text(r["answer"] or "(ill-formed graph)"))
         stdout.print(Text(f"refiner: {result['refiner_answer']}"))
         stdout.print(Text(f"memory:  {result.get('memory_answer') or '(no answer)'}"))
+        for i, m in enumerate(result.get("members", [])):  # an ensemble: each member's say
+            stdout.print(Text(f"member {i}: {m['refiner_answer']} (its hybrid: "
+                              f"{m['answer_source']})"))  # fmt: skip
         stdout.print(Text(f"chosen:  {result['answer_source']}"))
         return
     steps = Table(title="y decoded after each outer step", title_justify="left")
@@ -360,9 +380,13 @@ def train_(
     ] = None,
     lr_min_ratio: Annotated[
         float | None,
-        typer.Option("--lr-min-ratio", min=0.0, max=1.0,
-                     help="Cosine decay of the rate to lr · this over the budget (1 = constant; "
-                          "0.05 for COGS/SLOG)."),
+        typer.Option(
+            "--lr-min-ratio",
+            min=0.0,
+            max=1.0,
+            help="Cosine decay of the rate to lr · this over the budget (1 = constant; "
+            "0.05 for COGS/SLOG).",
+        ),
     ] = None,
     max_train: Annotated[
         int | None, typer.Option("--max-train", min=1, help="Seeded subset of training pairs.")
@@ -386,22 +410,27 @@ def train_(
     ] = 4,
     hypothesis_input: Annotated[
         bool,
-        typer.Option("--hypothesis-input/--no-hypothesis-input",
-                     help="Structure hybrid: the memory's best hypothesis as the refiner's "
-                          "evidence (off: the HRR lexicon only; the memory's answer stays a "
-                          "candidate)."),
+        typer.Option(
+            "--hypothesis-input/--no-hypothesis-input",
+            help="Structure hybrid: the memory's best hypothesis as the refiner's "
+            "evidence (off: the HRR lexicon only; the memory's answer stays a "
+            "candidate).",
+        ),
     ] = True,
     reanchor: Annotated[
         bool,
-        typer.Option("--reanchor/--no-reanchor",
-                     help="Structure refiner: a constant another word could carry (a question's "
-                          "'?') stands where the graph looks like training's (off: the codec's "
-                          "word)."),
+        typer.Option(
+            "--reanchor/--no-reanchor",
+            help="Structure refiner: a constant another word could carry (a question's "
+            "'?') stands where the graph looks like training's (off: the codec's "
+            "word).",
+        ),
     ] = True,
     word_dropout: Annotated[
         float | None,
-        typer.Option("--word-dropout",
-                     help="Structure refiner: <unk> rate in training (0.1; 0.3 COGS/SLOG)."),
+        typer.Option(
+            "--word-dropout", help="Structure refiner: <unk> rate in training (0.1; 0.3 COGS/SLOG)."
+        ),
     ] = None,
     corruption: Annotated[
         float | None,
@@ -409,8 +438,12 @@ def train_(
     ] = None,
     augment: Annotated[
         int | None,
-        typer.Option("--augment", min=0, help="Structure refiner: recombined training pairs "
-                     "(default half the training set; 0 = none)."),
+        typer.Option(
+            "--augment",
+            min=0,
+            help="Structure refiner: recombined training pairs "
+            "(default half the training set; 0 = none).",
+        ),
     ] = None,
     edge_output: Annotated[
         str, typer.Option("--edges", help="Structure refiner: slots (+ decoder) or pointer.")
@@ -418,6 +451,15 @@ def train_(
     strict: Annotated[
         bool, typer.Option("--strict", help="A training line that does not parse is an error.")
     ] = False,
+    members: Annotated[
+        int | None,
+        typer.Option(
+            "--members",
+            min=1,
+            help="Structure refiner: runs trained side by side (seeds seed, seed+1, "
+            "…; one process each) that answer by vote (2 for COGS/SLOG).",
+        ),
+    ] = None,
 ) -> None:
     """Train the recursive refiner on memory hypotheses (hybrid) or without them (trm).
 
@@ -444,7 +486,7 @@ def train_(
 
     given = {k: v for k, v in dict(dim=dim, batch_size=batch_size, lr=lr, max_steps=steps,
                                    corruption=corruption, word_dropout=word_dropout,
-                                   lr_min_ratio=lr_min_ratio).items()
+                                   lr_min_ratio=lr_min_ratio, members=members).items()
              if v is not None}  # fmt: skip
     cfg = with_defaults(TrainConfig(
         task=task, split=split, data_dir=None if data_dir is None else str(data_dir),
@@ -458,12 +500,16 @@ def train_(
     with Progress(console=stderr, transient=True, disable=quiet) as bar:
         by_time = minutes is not None and steps is None  # the bar counts seconds then
         total = 60 * minutes if by_time else cfg.max_steps
-        job = bar.add_task(f"train {mode} {task or 'files'} {split or ''}", total=total)
+        jobs = {None: bar.add_task(f"train {mode} {task or 'files'} {split or ''}", total=total)}
 
-        def show(row: dict) -> None:
+        def show(row: dict) -> None:  # an ensemble's members report with their index
+            member = row.get("member")
+            if member not in jobs:
+                jobs[member] = jobs.pop(None) if None in jobs else bar.add_task("", total=total)
             text = f"loss {row['loss']:.3f} exact {100 * row['exact']:.1f} %"
+            text = text if member is None else f"member {member}: {text}"
             done = row["seconds"] if by_time else row["step"]
-            bar.update(job, completed=done, description=text)
+            bar.update(jobs[member], completed=done, description=text)
 
         result = train_refiner(cfg, out=out, resume=resume, progress=show, threads=threads,
                                tensorboard=tensorboard)  # fmt: skip

@@ -341,7 +341,16 @@ def _mean_of_seeds(label: str, rows: list[dict], slog: bool) -> list[str]:
         return []
     key = "official_match" if slog else "exact_match"
     mean = sum(r[key] for r in rows) / len(rows)
-    return [f"| {label}, mean of {len(rows)} seeds | – | **{_pct100(mean)}** | | | |"]
+    what = "ensembles" if all(r.get("members") for r in rows) else "seeds"
+    return [f"| {label}, mean of {len(rows)} {what} | – | **{_pct100(mean)}** | | | |"]
+
+
+def _who(row: dict) -> str:
+    """A run's seed, or an ensemble's members' seeds."""
+    members = row.get("members")
+    if members:
+        return f"ensemble of {len(members)}, seeds {'+'.join(str(m['seed']) for m in members)}"
+    return f"seed {row['seed']}"
 
 
 def structure_accuracy(result: dict) -> str:
@@ -415,10 +424,12 @@ def structure_accuracy(result: dict) -> str:
         today = current.get("rows", [])
         for r in today:
             lines.append(
-                f"| **today's defaults** (seed {r['seed']}, {current['minutes']:g}-min budget) | – "
+                f"| **today's defaults** ({_who(r)}, {current['minutes']:g}-min budget) | – "
                 f"| **{score(r)}** | {r['fixed']} / {r['broken']} | {r['train_minutes']:.1f} | "
                 f"{r['steps']:,} |"
             )
+            for m in r.get("members") or []:  # an ensemble: its members alone
+                lines.append(f"| … member seed {m['seed']} alone | – | {score(m)} | | | |")
         lines += _mean_of_seeds("today's defaults", today, slog)
         gold = obj.get("gold_slot_decoder")
         if gold:
@@ -433,7 +444,7 @@ def structure_accuracy(result: dict) -> str:
             per = "per_category_official" if slog else "per_category"
             hrr_cat = hrr.get(per) or hyb.get("hypothesis_per_category", {})
             now = today[0] if today else None
-            extra = " hybrid, today's defaults (seed 0) |" if now else ""
+            extra = f" hybrid, today's defaults ({_who(now)}) |" if now else ""
             lines += ["", "| category | HRR-only | TRM-only | hybrid | hybrid, any order |"
                       + extra, "|---|---:|---:|---:|---:|" + ("---:|" if now else "")]  # fmt: skip
             for c, v in hyb[per].items():

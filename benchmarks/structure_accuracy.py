@@ -40,6 +40,7 @@ from typing import Any
 from rich.console import Console
 
 from benchmarks.common import RESULTS, machine, save
+from hartflow.checkpoint import latest_checkpoint, read_config
 from hartflow.data import load_examples
 from hartflow.data.logical_form import Graph, parse_form, to_graph
 from hartflow.data.slog_metric import official_match
@@ -47,6 +48,7 @@ from hartflow.data.slots import decode_edges, graph_slots, same_edges
 from hartflow.evaluation import evaluate
 from hartflow.hybrid import TrainConfig, evaluate_refiner, train
 from hartflow.hybrid.config import STRUCTURE_DEFAULTS
+from hartflow.hybrid.ensemble import ENSEMBLE_FILE, member_folders
 from hartflow.zeroshot.lexicon import induce_lexicon
 
 DATA = Path(
@@ -111,8 +113,23 @@ def _run(
     out = work / name
     if not reuse:
         shutil.rmtree(out, ignore_errors=True)
-    trained = train(cfg, out=out, resume=reuse)
+    assembled = reuse and (out / ENSEMBLE_FILE).is_file() and \
+        json.loads((out / ENSEMBLE_FILE).read_text()).get("train") is None  # fmt: skip
+    trained = _finished(out) if assembled else train(cfg, out=out, resume=reuse)
     return _scored_row(cfg, out, name, max_test, trained)
+
+
+def _finished(out: Path) -> dict[str, Any]:
+    """What training figures an ensemble assembled from runs trained apart (`write_ensemble`)
+    reports: its members' steps and parameters summed, their longest training time."""
+    rows = []
+    for folder in member_folders(out) or []:
+        ckpt = latest_checkpoint(folder)
+        state = json.loads((ckpt / "state.json").read_text())
+        rows.append({"step": int(state["step"]), "seconds": float(state.get("elapsed", 0.0)),
+                     "parameters": read_config(ckpt).get("parameters") or 0})  # fmt: skip
+    return {"step": sum(r["step"] for r in rows), "seconds": max(r["seconds"] for r in rows),
+            "parameters": sum(r["parameters"] for r in rows), "members": rows}  # fmt: skip
 
 
 def _scored_row(
@@ -135,6 +152,7 @@ def _scored_row(
         "steps_per_second": trained["step"] / max(trained["seconds"], 1e-9),
         "eval_seconds": ev["seconds"], "parameters": trained["parameters"],
         "answer_sources": ev.get("answer_sources"), "selector": ev.get("selector"),
+        "members": ev.get("members"), "trained_members": trained.get("members"),
     }  # fmt: skip
     for key in ("per_category", "per_category_official", "per_category_order_insensitive",
                 "hypothesis_per_category"):  # fmt: skip
@@ -200,8 +218,10 @@ def run_part(
 ) -> dict[str, Any]:  # fmt: skip
     """Every row of one data set; the part's JSON is rewritten after every run, so an
     interrupted benchmark keeps what it measured."""
-    obj: dict[str, Any] = {"rows": [], "budget": {"minutes": minutes,
-                                                 "ablation_minutes": ablation_minutes}}
+    obj: dict[str, Any] = {
+        "rows": [],
+        "budget": {"minutes": minutes, "ablation_minutes": ablation_minutes},
+    }
     start = time.perf_counter()
 
     def keep(row: dict | None = None) -> None:
@@ -213,7 +233,7 @@ def run_part(
     work.mkdir(parents=True, exist_ok=True)
     base = TrainConfig(
         task=part, split="gen", data_dir=str(PARTS[part]), cache_dir=str(work / "cache"),
-        minutes=minutes, max_train=600 if quick else None, **BASE,
+        minutes=minutes, max_train=600 if quick else None, **{**BASE, "members": 1},
     )  # fmt: skip
     max_test = 200 if quick else None
     obj["gold_slot_decoder"] = gold_slot_decoder(part)
@@ -276,7 +296,11 @@ def run_current(
 ) -> dict[str, Any]:  # fmt: skip
     """The hybrid with today's defaults (what `hartflow train --task PART --minutes M` trains),
     one run per seed, written to `<part>-current.json`, which `merge` folds in beside the rows
-    measured by earlier code (kept as they were, so the table shows what each step bought)."""
+    measured by earlier code (kept as they were, so the table shows what each step bought).
+
+    With the default two members a run is an ensemble (`<part>-ensemble-s<seed>`, members of
+    seeds seed and seed+1). With `reuse`, a folder already holding an ensemble assembled from
+    runs trained apart (`hartflow.hybrid.ensemble.write_ensemble`) is scored as it is."""
     work.mkdir(parents=True, exist_ok=True)
     base = TrainConfig(
         task=part, split="gen", data_dir=str(PARTS[part]), cache_dir=str(work / "cache"),
@@ -284,12 +308,14 @@ def run_current(
     )  # fmt: skip
     path = work / f"{part}-current.json"
     out: dict[str, Any] = {"current": {"minutes": minutes, "settings": base.to_json(), "rows": []}}
+    kind = "ensemble" if base.members > 1 else "hybrid-current"
+    names = {s: f"{part}-{kind}-s{s}" for s in seeds}
     for seed in seeds:
-        name = f"{part}-hybrid-current-s{seed}"
+        name = names[seed]
         out["current"]["rows"].append(_run(replace(base, seed=seed), work, name,
                                            200 if quick else None, reuse=reuse))  # fmt: skip
         path.write_text(json.dumps(out, indent=2))
-    first = work / f"{part}-hybrid-current-s{seeds[0]}" / "predictions.tsv"
+    first = work / names[seeds[0]] / "predictions.tsv"
     out["depth_curves_current"] = depth_curves(part, work, {"hybrid (today)": first})
     path.write_text(json.dumps(out, indent=2))
     return out
@@ -385,17 +411,26 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--part", choices=tuple(PARTS))
     p.add_argument("--merge", action="store_true")
-    p.add_argument("--redecode", action="store_true",
-                   help="score the part's finished final runs again with today's decoder")
+    p.add_argument(
+        "--redecode",
+        action="store_true",
+        help="score the part's finished final runs again with today's decoder",
+    )
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--ablation-minutes", type=float, default=4.0)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--reuse", action="store_true", help="keep finished runs (resume them)")
-    p.add_argument("--current", action="store_true",
-                   help="only the hybrid with today's defaults, one run per seed (--minutes each)")
-    p.add_argument("--rescore", action="store_true",
-                   help="score the part's --current runs again with today's code (same weights)")
+    p.add_argument(
+        "--current",
+        action="store_true",
+        help="only the hybrid with today's defaults, one run per seed (--minutes each)",
+    )
+    p.add_argument(
+        "--rescore",
+        action="store_true",
+        help="score the part's --current runs again with today's code (same weights)",
+    )
     p.add_argument("--work", type=Path, default=Path("runs/structure_accuracy"))
     args = p.parse_args()
     if args.part and args.rescore:

@@ -18,7 +18,7 @@ OPTIMIZERS = ("adamw", "adam_atan2")
 # oscillating at the constant rate (COGS gen, one seed, 12 min: 98.7 -> 99.3 %).
 STRUCTURE_DEFAULTS = dict(
     dim=128, batch_size=64, lr=1e-3, warmup_steps=50, corruption=0.7, word_dropout=0.3,
-    lr_min_ratio=0.05, ckpt_every=500, log_every=25,
+    lr_min_ratio=0.05, ckpt_every=500, log_every=25, members=2,
 )  # fmt: skip
 UNTIL_BUDGET = 10**9  # max_steps when only a wall-clock budget is given
 
@@ -80,6 +80,9 @@ class TrainConfig:
     log_every: int = 10
     seed: int = 0
     cache_dir: str | None = None  # where hypotheses are cached (default: the run folder)
+    # structure refiner: members trained side by side (seeds seed … seed+members-1, one process
+    # each), answering by vote (`hartflow.hybrid.ensemble`); 1 = a single run
+    members: int = 1
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -87,14 +90,12 @@ class TrainConfig:
         if self.refiner_kind not in REFINERS:
             raise ValueError(f"refiner_kind must be one of {REFINERS}, got {self.refiner_kind!r}")
         if self.edge_output not in EDGE_OUTPUTS:
-            raise ValueError(
-                f"edge_output must be one of {EDGE_OUTPUTS}, got {self.edge_output!r}"
-            )
+            raise ValueError(f"edge_output must be one of {EDGE_OUTPUTS}, got {self.edge_output!r}")
         if not 0.0 <= self.word_dropout < 1.0:
             raise ValueError(f"word_dropout must lie in [0, 1), got {self.word_dropout}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        for name in ("k", "batch_size", "max_steps", "ckpt_every", "log_every", "dim"):
+        for name in ("k", "batch_size", "max_steps", "ckpt_every", "log_every", "dim", "members"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.folds < 2:

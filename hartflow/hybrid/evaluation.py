@@ -19,6 +19,7 @@ from hartflow.hybrid.anchoring import load_anchors
 from hartflow.hybrid.batching import collate, make_items
 from hartflow.hybrid.config import TrainConfig
 from hartflow.hybrid.data import K_CACHE, prepare
+from hartflow.hybrid.ensemble import member_folders, run_parallel, vote
 from hartflow.hybrid.hypotheses import build_reasoner, hypotheses_for
 from hartflow.hybrid.training import build_model
 from hartflow.hybrid.vocab import Vocab
@@ -113,63 +114,17 @@ def evaluate_refiner(
     start = time.perf_counter()
     if threads is not None:
         torch.set_num_threads(threads)
-    model, cfg, vocab, config = load_refiner(checkpoint)
-    model.to(device)
-    if mode is not None and mode != cfg.mode:
-        raise HartFlowError(
-            f"{checkpoint} was trained in mode {cfg.mode!r}; evaluate it with --mode {cfg.mode}"
-        )
-    overrides: dict[str, Any] = {}
-    if task is not None or train is not None:
-        overrides = {"task": task, "split": split, "data_dir": None if data_dir is None
-                     else str(data_dir), "train_file": None if train is None else str(train),
-                     "test_file": None if test is None else str(test)}  # fmt: skip
-    run_cfg = TrainConfig.from_json({**cfg.to_json(), **overrides})
-    out_dir = _checkpoint_folder(checkpoint).parent.parent
-    fields = ("task", "split", "data_dir", "train_file", "test_file")
-    same = all(getattr(run_cfg, f) == getattr(cfg, f) for f in fields)
-    prefer = config.get("hypotheses_cache") if same else None
-    slots = config["vocab"] if config["kind"] == "structure-refiner" else {}
-    old_slots = bool(slots.get("slots")) and not slots.get("configs")  # reads the prior from them
-    data = prepare(run_cfg, out=out_dir, prefer=prefer, augment=old_slots)
-    if max_test is not None and max_test < len(data.test):
-        keep = sorted(random.Random(cfg.seed).sample(range(len(data.test)), max_test))
-        data.test = [data.test[i] for i in keep]
-        data.test_categories = [data.test_categories[i] for i in keep]
-        data.test_hyps = None if data.test_hyps is None else [data.test_hyps[i] for i in keep]
-    commands = [c for c, _ in data.test]
-    if config["kind"] == "structure-refiner":
-        from hartflow.hybrid.selector import Selector
-        from hartflow.hybrid.structure_run import (
-            hybrid_answers,
-            structure_answers,
-            with_configurations,
-        )
-
-        config = with_configurations(config, data)
-        if not word_prior:  # counts present but empty: no prior, none counted on loading
-            config = {**config, "vocab": {**config["vocab"], "presence": {}}}
-
-        raw, features = structure_answers(
-            model, config, commands, data.test_hyps, batch_size=batch_size, device=device,
-            progress=progress,
-        )  # fmt: skip
-        selector = Selector.from_json(config.get("selector"))
-        answers, sources = hybrid_answers(
-            raw, features, data.test_hyps, commands, anchors=load_anchors(config),
-            selector=selector,
-        )  # fmt: skip
-        preds = dict(enumerate(answers))
-        halting, _ = hybrid_answers(  # the halting head's rule alone, for comparison
-            raw, features, data.test_hyps, commands, anchors=load_anchors(config),
-            selector=Selector(),
-        )  # fmt: skip
-        refiner_alone = sum(p == a for p, (_, a) in zip(raw, data.test, strict=True))
-    else:
-        preds = _sequence_answers(
-            model, config, cfg, vocab, commands, data.test_hyps, batch_size=batch_size,
-            device=device, progress=progress,
-        )  # fmt: skip
+    args = (task, split, data_dir, train, test, mode, batch_size, device, max_test, word_prior)
+    folders = member_folders(checkpoint)
+    if folders is None:
+        show = None if progress is None else (lambda p: progress(*p))
+        answered = _answer_member(checkpoint, *args, threads, report=show)
+        members: list[dict[str, Any]] = []
+    else:  # an ensemble: its members answer side by side, then vote
+        answered, members = _answer_ensemble(folders, args, threads, progress)
+    cfg, config, run_cfg, data = (answered[k] for k in ("cfg", "config", "run_cfg", "data"))
+    preds, raw = dict(enumerate(answered["answers"])), answered["raw"]
+    sources, halting = answered["sources"], answered["halting"]
     correct, hyp_correct, fixed, broken, unordered = 0, 0, 0, 0, 0
     per_cat, total_cat, unordered_cat, hyp_cat = Counter(), Counter(), Counter(), Counter()
     structure = config["kind"] == "structure-refiner"
@@ -206,13 +161,11 @@ def evaluate_refiner(
         "seconds": time.perf_counter() - start,
         "answered": n,
         "unanswerable": 0,
-        "checkpoint": str(_checkpoint_folder(checkpoint)),
+        "checkpoint": str(checkpoint) if folders else str(_checkpoint_folder(checkpoint)),
         "parameters": config.get("parameters"),
         "refiner": "structure" if structure else "sequence",
         "k": cfg.k,
-        "n_cycles": model.cfg.n_cycles,
-        "n_latent_steps": model.cfg.n_latent_steps,
-        "max_halt_steps": model.cfg.max_halt_steps,
+        **answered["shape"],
     }
     if cfg.mode == "hybrid":
         result.update(hypothesis_exact_match=hyp_correct / n, fixed=fixed, broken=broken)
@@ -223,6 +176,7 @@ def evaluate_refiner(
     if total_cat:
         result["per_category"] = {c: per_cat[c] / m for c, m in sorted(total_cat.items())}
     if structure:
+        refiner_alone = sum(p == a for p, (_, a) in zip(raw, data.test, strict=True))
         result["refiner_alone_exact_match"] = refiner_alone / n  # before the selector
         result["answer_sources"] = dict(sorted(Counter(sources).items()))
         gold = [a for _, a in data.test]
@@ -232,7 +186,7 @@ def evaluate_refiner(
             result["halting_rule_official_match"] = sum(
                 official_match(None if p is None else " ".join(p), " ".join(a))
                 for p, a in zip(halting, gold, strict=True)) / n  # fmt: skip
-        result["selector"] = selector.to_json()
+        result["selector"] = answered["selector"]
         result["order_insensitive_match"] = unordered / n
         result["ill_formed"] = sum(p is None for p in preds.values())
         if total_cat:
@@ -241,10 +195,153 @@ def evaluate_refiner(
             }
     if run_cfg.task == "slog" and run_cfg.train_file is None:
         result.update(official_scores(rows))
+    if members:
+        result["members"] = members
     if predictions is not None:
         write_predictions(predictions, rows)
         result["predictions"] = str(predictions)
     return result
+
+
+def _answer_member(
+    checkpoint: str | Path, task, split, data_dir, train, test, mode, batch_size, device,
+    max_test, word_prior, threads: int | None = None, sample_seed: int | None = None, *,
+    report=None,
+) -> dict[str, Any]:  # fmt: skip
+    """One checkpoint's answers to its test set: the hybrid's (`answers`, `sources`), the refiner's
+    alone (`raw`), the halting rule's (`halting`), the selector's features, and what scoring
+    needs (`cfg`, `config`, `run_cfg`, `data`, `selector`, `shape`). `report((done, total))`
+    follows the answering; `max_test` samples the test set by `sample_seed` (the run's seed by
+    default)."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    progress = None if report is None else (lambda d, t: report((d, t)))
+    model, cfg, vocab, config = load_refiner(checkpoint)
+    model.to(device)
+    if mode is not None and mode != cfg.mode:
+        raise HartFlowError(
+            f"{checkpoint} was trained in mode {cfg.mode!r}; evaluate it with --mode {cfg.mode}"
+        )
+    overrides: dict[str, Any] = {}
+    if task is not None or train is not None:
+        overrides = {"task": task, "split": split, "data_dir": None if data_dir is None
+                     else str(data_dir), "train_file": None if train is None else str(train),
+                     "test_file": None if test is None else str(test)}  # fmt: skip
+    run_cfg = TrainConfig.from_json({**cfg.to_json(), **overrides})
+    out_dir = _checkpoint_folder(checkpoint).parent.parent
+    fields = ("task", "split", "data_dir", "train_file", "test_file")
+    same = all(getattr(run_cfg, f) == getattr(cfg, f) for f in fields)
+    prefer = config.get("hypotheses_cache") if same else None
+    slots = config["vocab"] if config["kind"] == "structure-refiner" else {}
+    old_slots = bool(slots.get("slots")) and not slots.get("configs")  # reads the prior from them
+    data = prepare(run_cfg, out=out_dir, prefer=prefer, augment=old_slots)
+    if max_test is not None and max_test < len(data.test):
+        seed = cfg.seed if sample_seed is None else sample_seed
+        keep = sorted(random.Random(seed).sample(range(len(data.test)), max_test))
+        data.test = [data.test[i] for i in keep]
+        data.test_categories = [data.test_categories[i] for i in keep]
+        data.test_hyps = None if data.test_hyps is None else [data.test_hyps[i] for i in keep]
+    commands = [c for c, _ in data.test]
+    if config["kind"] == "structure-refiner":
+        from hartflow.hybrid.selector import Selector
+        from hartflow.hybrid.structure_run import (
+            hybrid_answers,
+            structure_answers,
+            with_configurations,
+        )
+
+        config = with_configurations(config, data)
+        if not word_prior:  # counts present but empty: no prior, none counted on loading
+            config = {**config, "vocab": {**config["vocab"], "presence": {}}}
+
+        raw, features = structure_answers(
+            model, config, commands, data.test_hyps, batch_size=batch_size, device=device,
+            progress=progress,
+        )  # fmt: skip
+        selector = Selector.from_json(config.get("selector"))
+        answers, sources = hybrid_answers(
+            raw, features, data.test_hyps, commands, anchors=load_anchors(config),
+            selector=selector,
+        )  # fmt: skip
+        preds = dict(enumerate(answers))
+        halting, _ = hybrid_answers(  # the halting head's rule alone, for comparison
+            raw, features, data.test_hyps, commands, anchors=load_anchors(config),
+            selector=Selector(),
+        )  # fmt: skip
+    else:
+        preds = _sequence_answers(
+            model, config, cfg, vocab, commands, data.test_hyps, batch_size=batch_size,
+            device=device, progress=progress,
+        )  # fmt: skip
+    shape = {"n_cycles": model.cfg.n_cycles, "n_latent_steps": model.cfg.n_latent_steps,
+             "max_halt_steps": model.cfg.max_halt_steps}  # fmt: skip
+    out = {"cfg": cfg, "config": config, "run_cfg": run_cfg, "data": data, "shape": shape,
+           "answers": [preds[i] for i in range(len(commands))]}  # fmt: skip
+    if config["kind"] == "structure-refiner":
+        out.update(raw=raw, features=features, sources=sources, halting=halting,
+                   selector=selector.to_json())  # fmt: skip
+    else:
+        out.update(raw=out["answers"], features=None, sources=None, halting=None, selector=None)
+    return out
+
+
+def _answer_ensemble(
+    folders: list[Path], args: tuple, threads: int | None, progress
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The members' answers (side by side, one process each) and the vote's (as `_answer_member`
+    returns them, member 0's data), with each member's own scores."""
+    from hartflow.hybrid.structure_run import memory_answer
+
+    done: dict[int, tuple[int, int]] = {}
+
+    def on_report(i: int, p: tuple[int, int]) -> None:
+        done[i] = p
+        if progress is not None:
+            progress(sum(d for d, _ in done.values()), p[1] * len(folders))
+
+    seed = TrainConfig.from_json(read_config(_checkpoint_folder(folders[0]))["train"]).seed
+    jobs = [(f, *args, threads, seed) for f in folders]  # one test sample for all
+    got = run_parallel(_answer_member, jobs, on_report)
+    if any(g["features"] is None for g in got):
+        raise HartFlowError("an ensemble's members must be structure refiners")
+    first = got[0]
+    data, gold = first["data"], [a for _, a in first["data"].test]
+    for f, g in zip(folders, got[1:], strict=False):
+        if [a for _, a in g["data"].test] != gold:
+            raise HartFlowError(f"the members of {f.parent} answer different test sets")
+    commands = [c for c, _ in data.test]
+    anchors = load_anchors(first["config"])
+    memory = ([memory_answer(c, h, anchors) for c, h in zip(commands, data.test_hyps, strict=True)]
+              if data.test_hyps else [None] * len(commands))  # fmt: skip
+    answers, sources = vote(
+        [g["raw"] for g in got],
+        [g["answers"] for g in got],
+        [g["sources"] for g in got],
+        [g["features"] for g in got],
+        memory,
+    )
+    slog = first["run_cfg"].task == "slog" and first["run_cfg"].train_file is None
+    members = []
+    for f, g in zip(folders, got, strict=True):
+        row = {
+            "checkpoint": str(f),
+            "seed": g["cfg"].seed,
+            "exact_match": sum(p == a for p, a in zip(g["answers"], gold, strict=True)) / len(gold),
+            "refiner_alone_exact_match": sum(p == a for p, a in zip(g["raw"], gold, strict=True))
+            / len(gold),
+        }
+        if slog:
+            row["official_match"] = sum(
+                official_match(None if p is None else " ".join(p), " ".join(a))
+                for p, a in zip(g["answers"], gold, strict=True)
+            ) / len(gold)
+        members.append(row)  # fmt: skip
+    agree = sum(len({g["raw"][i] for g in got}) == 1 and first["raw"][i] is not None
+                for i in range(len(gold)))  # fmt: skip
+    ensemble = {**first, "answers": answers, "sources": sources,
+                "selector": {"vote": "members' graphs + memory; else the surest member's hybrid",
+                             "members_agree": agree / len(gold)}}  # fmt: skip
+    return ensemble, members
 
 
 def _sequence_answers(
@@ -274,7 +371,11 @@ def _hyp_len(item) -> int:
 
 def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
     """One command through the refiner: its hypotheses, then y decoded after every outer cycle
-    of every supervision step, with the halting probability."""
+    of every supervision step, with the halting probability. An ensemble traces its first
+    member and answers by the members' vote (`members`: each one's answers)."""
+    folders = member_folders(checkpoint)
+    if folders is not None:
+        return _ensemble_trace([decode_trace(f, command) for f in folders])
     model, cfg, vocab, config = load_refiner(checkpoint)
     words = tuple(command.split())
     if not words:
@@ -322,3 +423,23 @@ def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
         ],
         "answer": " ".join(vocab.decode_answer(ids[0])),
     }
+
+
+def _ensemble_trace(traces: list[dict[str, Any]]) -> dict[str, Any]:
+    """The members' traces of one command combined: the first member's trace, the vote's answer
+    and source, and every member's own answers."""
+    if any(t.get("refiner") != "structure" for t in traces):
+        raise HartFlowError("an ensemble's members must be structure refiners")
+
+    def tokens(text: str | None) -> tuple[str, ...] | None:
+        return None if text is None or text.startswith("(") else tuple(text.split())
+
+    (answer,), (source,) = vote(
+        [[tokens(t["refiner_answer"])] for t in traces], [[tokens(t["answer"])] for t in traces],
+        [[t["answer_source"]] for t in traces], [[t["features"]] for t in traces],
+        [tokens(traces[0]["memory_answer"])],
+    )  # fmt: skip
+    members = [{k: t[k] for k in ("refiner_answer", "answer", "answer_source", "features")}
+               for t in traces]  # fmt: skip
+    return {**traces[0], "answer": "(no answer)" if answer is None else " ".join(answer),
+            "answer_source": source, "members": members}  # fmt: skip

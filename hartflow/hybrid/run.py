@@ -8,7 +8,9 @@ not import each other.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from hartflow.checkpoint import latest_checkpoint, read_config
 from hartflow.errors import HartFlowError
 from hartflow.hybrid.config import STRUCTURE_DEFAULTS, UNTIL_BUDGET, TrainConfig
 from hartflow.hybrid.data import load_pairs
+from hartflow.hybrid.ensemble import ENSEMBLE_FILE, member_folders, train_ensemble
 from hartflow.hybrid.structure import is_structured
 from hartflow.hybrid.structure_run import StructureTrainer
 from hartflow.hybrid.training import Progress, Trainer
@@ -37,26 +40,58 @@ def train(
     threads: int | None = 1,
     device: str = "cpu",
     tensorboard: str | Path | None = None,
+    spent: float = 0.0,
 ) -> dict[str, Any]:
     """Train the refiner (hybrid or TRM-only) into `out`; `resume` continues the latest
-    checkpoint there exactly. Runs data-parallel under torchrun.
+    checkpoint there exactly. Runs data-parallel under torchrun. With `cfg.members` > 1 (the
+    structure refiner), trains that many members side by side into `out/member-i`, one process
+    each (`hartflow.hybrid.ensemble`).
 
     `threads` sets torch's intra-op threads (1 by default: the model is small, and on a shared
     machine more threads than free cores make every small op far slower).
 
     `cfg.minutes` is wall-clock from this call: the memory's hypotheses and the recombined pairs
-    are built inside the budget, and the selector is fitted after it."""
-    started = time.perf_counter()
+    are built inside the budget, and the selector is fitted after it; `spent` is time the caller
+    spent before this call, counted in the budget."""
+    started, started_wall = time.perf_counter() - spent, time.time() - spent
     out = Path(out)
     if threads is not None:
         torch.set_num_threads(threads)
-    if not resume and latest_checkpoint(out) is not None:
+    members = member_folders(out)
+    if not resume and (members is not None or latest_checkpoint(out) is not None):
         raise HartFlowError(f"{out} already holds a checkpoint; pass --resume or a new --out")
     found = latest_checkpoint(out) if resume else None
-    if found is not None:  # the run's own settings; only the budget may change on resume
+    if resume and members is not None:  # an ensemble: its settings, as its members resume
+        saved_json = json.loads((out / ENSEMBLE_FILE).read_text()).get("train")
+        if saved_json is None:
+            raise HartFlowError(f"{out} is an ensemble of runs trained apart; resume each member")
+        saved = TrainConfig.from_json(saved_json)
+        cfg = dataclasses.replace(saved, max_steps=cfg.max_steps, minutes=cfg.minutes)
+    elif found is not None:  # the run's own settings; only the budget may change on resume
         saved = TrainConfig.from_json(read_config(found)["train"])
         cfg = dataclasses.replace(saved, max_steps=cfg.max_steps, minutes=cfg.minutes)
     cfg = resolve_refiner(cfg)
+    if cfg.members > 1:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise HartFlowError(
+                "--members trains its members in processes of its own; under torchrun train "
+                "one member per command (--members 1)"
+            )
+        if cfg.refiner_kind != "structure":
+            raise HartFlowError(
+                "--members applies to the structure refiner (graph-shaped tasks such as COGS "
+                "and SLOG); train one run here"
+            )
+        return train_ensemble(
+            cfg,
+            out=out,
+            resume=resume,
+            progress=progress,
+            threads=threads,
+            device=device,
+            tensorboard=tensorboard,
+            started=started_wall,
+        )
     if cfg.refiner_kind == "structure":
         trainer: Trainer = StructureTrainer(cfg, out=out, device=device)
     else:

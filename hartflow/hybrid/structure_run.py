@@ -471,5 +471,6 @@ def structure_trace(
         "memory_answer": None if memory is None else " ".join(memory),
         "answer": "(no answer)" if chosen is None else " ".join(chosen),
         "answer_source": source,
+        "features": features,
         "trace": steps,
     }

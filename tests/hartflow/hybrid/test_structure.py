@@ -133,14 +133,23 @@ class TestLabels:
         tokens = ["<pad>", "<none>", "<unk>", "DAX", "?", "Ann"]
         vocab = StructureVocab(["<pad>", "<none>", "<unk>", "Q", "daxed"], tokens, ["agent"])
         none = torch.tensor([1, 1])
-        decided = {"pred": torch.tensor([1, 3]), "kind": torch.tensor([0, 0]), "const": none,
-                   "edges": torch.tensor([[2], [0]])}  # node 1 --agent--> node 0: no content
+        decided = {
+            "pred": torch.tensor([1, 3]),
+            "kind": torch.tensor([0, 0]),
+            "const": none,
+            "edges": torch.tensor([[2], [0]]),
+        }  # node 1 --agent--> node 0: no content
+
         def form(graph) -> str:
             return " ".join(render_graph(graph, None))
 
         assert form(decode_graph(("Q", "daxed"), decided, vocab)) == "DAX . agent ( x _ 1 , x _ 0 )"
-        alt = {"const_alt": torch.tensor([4, 5]), "const_alt_logp": torch.tensor([-0.5, -3.0]),
-               "pred_alt": torch.tensor([3, 3]), "pred_alt_logp": torch.tensor([-4.0, -0.1])}
+        alt = {
+            "const_alt": torch.tensor([4, 5]),
+            "const_alt_logp": torch.tensor([-0.5, -3.0]),
+            "pred_alt": torch.tensor([3, 3]),
+            "pred_alt_logp": torch.tensor([-4.0, -0.1]),
+        }
         graph = decode_graph(("Q", "daxed"), {**decided, **alt}, vocab)
         assert form(graph) == "DAX . agent ( x _ 1 , ? )"
         alt["pred_alt_logp"] = torch.tensor([-0.2, -0.1])  # a predicate is likelier: a noun
@@ -262,20 +271,26 @@ class TestSelector:
 
 
 def test_cli_train_eval_decode(lf_files, tmp_path):
+    """A graph-shaped task trains an ensemble of two members by default (one process each)."""
     out = tmp_path / "cli"
     args = ["train", "--train", str(lf_files[0]), "--test", str(lf_files[1]), "--mode", "trm",
             "--out", str(out), "--steps", "10", "--hidden", "32", "--quiet"]  # fmt: skip
     r = runner.invoke(cli.app, args)
     assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["ensemble.json", "member-0", "member-1"]
     r = runner.invoke(cli.app, ["eval", "--mode", "trm", "--checkpoint", str(out), "--quiet",
                                 "--json", str(tmp_path / "r.json")])  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert json.loads((tmp_path / "r.json").read_text())["refiner"] == "structure"
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["refiner"] == "structure" and [m["seed"] for m in result["members"]] == [0, 1]
     assert "any order" in r.output  # the order-insensitive match beside exact match
+    assert "members alone" in r.output
     r = runner.invoke(cli.app, ["decode", "a dax blicked the wif .", "--checkpoint", str(out),
                                 "--trace"])  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert "graph after supervision step 1, cycle 1" in r.output
+    assert "graph after supervision step 1, cycle 1" in r.output and "member 1:" in r.output
+    r = runner.invoke(cli.app, args)  # the folder holds an ensemble: not overwritten
+    assert r.exit_code != 0 and "already holds a checkpoint" in str(r.exception)
 
 
 SYNTAX = {"(", ")", ",", ".", ";", "*", "AND", "LAMBDA", "_", "x"}
@@ -368,7 +383,7 @@ def test_minutes_alone_trains_for_the_minutes_with_the_benchmark_settings(lf_fil
     assert cfg.refiner_kind == "structure" and cfg.max_steps == UNTIL_BUDGET
     assert (cfg.dim, cfg.batch_size, cfg.lr) == tuple(
         STRUCTURE_DEFAULTS[k] for k in ("dim", "batch_size", "lr"))  # fmt: skip
-    assert (cfg.corruption, cfg.word_dropout) == (0.7, 0.3)
+    assert (cfg.corruption, cfg.word_dropout, cfg.members) == (0.7, 0.3, 2)
     given = with_defaults(TrainConfig(**{**base.to_json(), "dim": 32, "max_steps": 50}),
                           {"dim", "max_steps"})  # fmt: skip
     assert given.dim == 32 and given.max_steps == 50 and given.batch_size == 64
@@ -400,8 +415,15 @@ class TestWordPrior:
     def test_counts_and_log_odds(self):
         from hartflow.hybrid.structure import word_presence
 
-        pairs = [(("a", "dax", "blicked", "Bo"), ("DAX ( x _ 1 ) AND blick . agent ( x _ 2 , "
-                                                  "x _ 1 ) AND blick . theme ( x _ 2 , Bo )"))]
+        pairs = [
+            (
+                ("a", "dax", "blicked", "Bo"),
+                (
+                    "DAX ( x _ 1 ) AND blick . agent ( x _ 2 , "
+                    "x _ 1 ) AND blick . theme ( x _ 2 , Bo )"
+                ),
+            )
+        ]
         pairs = [(c, tuple(o.split())) for c, o in pairs]
         graphs = [parse_graph(c, o, None) for c, o in pairs]
         counts = word_presence(pairs * 3, graphs * 3)
@@ -450,7 +472,7 @@ def test_without_hypothesis_input_the_memory_only_competes(lf_files, tmp_path):
 
     out = tmp_path / "lexicon-only"
     args = ["train", "--train", str(lf_files[0]), "--test", str(lf_files[1]), "--mode", "hybrid",
-            "--out", str(out), "--steps", "20", "--hidden", "32", "--quiet",
+            "--out", str(out), "--steps", "20", "--hidden", "32", "--quiet", "--members", "1",
             "--no-hypothesis-input"]  # fmt: skip
     r = runner.invoke(cli.app, args)
     assert r.exit_code == 0, r.output
@@ -497,3 +519,110 @@ def test_the_translation_class_is_evidence():
         added = on.embed_inputs(batch) - off.embed_inputs(batch)
         want = on.embed_scale * on.embed_lex_class[torch.tensor([[2, 0, 0, 1]])]
     assert torch.allclose(added, want, atol=1e-5)
+
+
+def _fails_for_member_one(i: int, *, report) -> int:
+    """A job for `run_parallel`: reports, then member 1 fails."""
+    from hartflow.errors import HartFlowError
+
+    report(("ran", i))
+    if i == 1:
+        raise HartFlowError("no such data")
+    return i * 10
+
+
+class TestEnsemble:
+    """Members trained side by side, answering by vote (`hartflow.hybrid.ensemble`)."""
+
+    A, B, C, M = ("A",), ("B",), ("C",), ("M",)
+
+    def vote(self, refiner, memory, features=None, hybrid=None):
+        from hartflow.hybrid.ensemble import vote
+
+        k = len(refiner)
+        features = features or [[{"repairs": 0.0, "slot_margin": 1.0}] for _ in range(k)]
+        hybrid = hybrid or [[("H", str(i))] for i in range(k)]
+        sources = [[f"hybrid {i}"] for i in range(k)]
+        got, src = vote([[r] for r in refiner], hybrid, sources, features, [memory])
+        return got[0], src[0]
+
+    def test_two_that_agree_win(self):
+        assert self.vote([self.A, self.A], self.M) == (self.A, "vote")
+        assert self.vote([self.A, self.B], self.B) == (self.B, "vote")  # the memory's vote
+        assert self.vote([None, self.B], self.B) == (self.B, "vote")  # an ill-formed graph: none
+
+    def test_without_agreement_the_surest_members_hybrid_answer(self):
+        fewer_repairs = [
+            [{"repairs": 2.0, "slot_margin": 9.0}],
+            [{"repairs": 0.0, "slot_margin": 0.1}],
+        ]
+        assert self.vote([self.A, self.B], self.M, fewer_repairs) == (("H", "1"), "hybrid 1")
+        wider = [[{"repairs": 1.0, "slot_margin": 3.0}], [{"repairs": 1.0, "slot_margin": 2.0}]]
+        assert self.vote([self.A, self.B], None, wider) == (("H", "0"), "hybrid 0")
+        assert self.vote([self.A, self.B], self.M)[0] == ("H", "0")  # equal: the first member
+
+    def test_a_tie_between_winners_goes_to_the_surest_member(self):
+        feats = [[{"repairs": 1.0}], [{"repairs": 1.0}], [{"repairs": 0.0}]]
+        # A: members 0 and 1; C: member 2 and the memory; member 2 is surest
+        assert self.vote([self.A, self.A, self.C], self.C, feats) == (self.C, "vote")
+        assert self.vote([self.A, self.A, self.C], self.M, feats) == (self.A, "vote")
+
+    def test_one_member_is_its_own_hybrid(self):
+        assert self.vote([self.A], self.A) == (self.A, "vote")
+        assert self.vote([self.A], self.M) == (("H", "0"), "hybrid 0")
+
+    def test_members_must_answer_every_command(self):
+        from hartflow.hybrid.ensemble import vote
+
+        with pytest.raises(ValueError, match="every member needs 2 answers"):
+            vote([[self.A, self.A], [self.A]], [[self.A, self.A]] * 2, [["x", "x"]] * 2,
+                 [[{}, {}]] * 2, [None, None])  # fmt: skip
+
+    def test_folders_written_and_read(self, tmp_path):
+        from hartflow.errors import HartFlowError
+        from hartflow.hybrid.ensemble import member_folders, write_ensemble
+
+        assert member_folders(tmp_path) is None
+        outside = tmp_path / "elsewhere" / "run"
+        write_ensemble(tmp_path / "ens", [tmp_path / "ens" / "member-0", outside], None)
+        saved = json.loads((tmp_path / "ens" / "ensemble.json").read_text())
+        assert saved["members"] == ["member-0", str(outside.resolve())]
+        assert member_folders(tmp_path / "ens") == [tmp_path / "ens" / "member-0", outside]
+        (tmp_path / "ens" / "ensemble.json").write_text("{not json")
+        with pytest.raises(HartFlowError, match="not an ensemble file"):
+            member_folders(tmp_path / "ens")
+
+    def test_a_failing_job_stops_the_others_with_its_error(self):
+        from hartflow.errors import HartFlowError
+        from hartflow.hybrid.ensemble import run_parallel
+
+        seen = []
+        with pytest.raises(HartFlowError, match="member 1: no such data"):
+            run_parallel(_fails_for_member_one, [(0,), (1,)], lambda i, p: seen.append(p))
+        assert run_parallel(_fails_for_member_one, [(0,)]) == [0]  # one job: no process
+
+    def test_members_train_resume_and_answer_as_voted(self, lf_files, tmp_path):
+        from hartflow.hybrid.ensemble import member_folders
+
+        out = tmp_path / "ens"
+        cfg = config(lf_files, tmp_path, mode="hybrid", max_steps=30, augment=0, members=2,
+                     seed=3)  # fmt: skip
+        rows = []
+        result = train(cfg, out=out, progress=rows.append)
+        assert [r["step"] for r in result["members"]] == [30, 30] and result["step"] == 60
+        assert {r["member"] for r in rows} == {0, 1}  # both report through the parent
+        assert member_folders(out) == [out / "member-0", out / "member-1"]
+        again = train(cfg, out=out, resume=True)  # finished: nothing more to train
+        assert [r["step"] for r in again["members"]] == [30, 30]
+        ev = evaluate_refiner(out, batch_size=8)
+        assert [m["seed"] for m in ev["members"]] == [3, 4]
+        alone = evaluate_refiner(out / "member-1", batch_size=8)
+        assert ev["members"][1]["exact_match"] == alone["exact_match"]
+        assert sum(ev["answer_sources"].values()) == ev["n"] == 42
+        trace = decode_trace(out, "a dax blicked the wif .")
+        assert len(trace["members"]) == 2 and trace["answer"]
+        sequence = config(lf_files, tmp_path, members=2, refiner_kind="sequence", max_steps=2)
+        from hartflow.errors import HartFlowError
+
+        with pytest.raises(HartFlowError, match="--members applies to the structure refiner"):
+            train(sequence, out=tmp_path / "seq")
