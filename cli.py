@@ -463,7 +463,8 @@ def train_(
 ) -> None:
     """Train the recursive refiner on memory hypotheses (hybrid) or without them (trm).
 
-    Writes checkpoints, log.jsonl and curve.png into --out. Data parallel under torchrun.
+    Writes checkpoints, log.jsonl and curve.png into --out (an ensemble, --members 2 by default on
+    COGS/SLOG: into --out/member-0 … beside ensemble.json). Data parallel under torchrun.
     With --minutes and no --steps it trains for those minutes; on a graph-shaped task (COGS,
     SLOG) the defaults are the benchmark's (hidden 128, batch 64, lr 1e-3 decaying to 5 % over
     the budget, corruption 0.7, word dropout 0.3).

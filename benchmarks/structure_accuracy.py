@@ -3,7 +3,7 @@
     python -m benchmarks.structure_accuracy --part cogs [--minutes 10 --ablation-minutes 4]
     python -m benchmarks.structure_accuracy --part slog
     python -m benchmarks.structure_accuracy --merge        # -> structure_accuracy.json + PNG
-    python -m benchmarks.structure_accuracy --part cogs --current --minutes 28   # today's hybrid
+    python -m benchmarks.structure_accuracy --part cogs --current --minutes 25   # today's hybrid
     python -m benchmarks.structure_accuracy --part cogs --rescore   # those runs, today's decoder
     python -m benchmarks.structure_accuracy --part cogs --quick     # smoke (tiny budgets)
 
@@ -45,10 +45,11 @@ from hartflow.data import load_examples
 from hartflow.data.logical_form import Graph, parse_form, to_graph
 from hartflow.data.slog_metric import official_match
 from hartflow.data.slots import decode_edges, graph_slots, same_edges
+from hartflow.errors import HartFlowError
 from hartflow.evaluation import evaluate
 from hartflow.hybrid import TrainConfig, evaluate_refiner, train
 from hartflow.hybrid.config import STRUCTURE_DEFAULTS
-from hartflow.hybrid.ensemble import ENSEMBLE_FILE, member_folders
+from hartflow.hybrid.ensemble import read_ensemble, totals
 from hartflow.zeroshot.lexicon import induce_lexicon
 
 DATA = Path(
@@ -113,23 +114,24 @@ def _run(
     out = work / name
     if not reuse:
         shutil.rmtree(out, ignore_errors=True)
-    assembled = reuse and (out / ENSEMBLE_FILE).is_file() and \
-        json.loads((out / ENSEMBLE_FILE).read_text()).get("train") is None  # fmt: skip
-    trained = _finished(out) if assembled else train(cfg, out=out, resume=reuse)
+    found = read_ensemble(out) if reuse else None
+    assembled = found is not None and found[1] is None  # runs trained apart: scored as they are
+    trained = _finished(found[0]) if assembled else train(cfg, out=out, resume=reuse)
     return _scored_row(cfg, out, name, max_test, trained)
 
 
-def _finished(out: Path) -> dict[str, Any]:
-    """What training figures an ensemble assembled from runs trained apart (`write_ensemble`)
-    reports: its members' steps and parameters summed, their longest training time."""
+def _finished(members: list[Path]) -> dict[str, Any]:
+    """The training figures of an ensemble assembled from runs trained apart (`write_ensemble`),
+    read from its members' last checkpoints."""
     rows = []
-    for folder in member_folders(out) or []:
+    for folder in members:
         ckpt = latest_checkpoint(folder)
+        if ckpt is None:
+            raise HartFlowError(f"{folder}: no checkpoint to score")
         state = json.loads((ckpt / "state.json").read_text())
-        rows.append({"step": int(state["step"]), "seconds": float(state.get("elapsed", 0.0)),
-                     "parameters": read_config(ckpt).get("parameters") or 0})  # fmt: skip
-    return {"step": sum(r["step"] for r in rows), "seconds": max(r["seconds"] for r in rows),
-            "parameters": sum(r["parameters"] for r in rows), "members": rows}  # fmt: skip
+        rows.append({"step": state["step"], "seconds": state.get("elapsed", 0.0),
+                     "parameters": read_config(ckpt).get("parameters")})  # fmt: skip
+    return {**totals(rows), "members": rows}
 
 
 def _scored_row(
@@ -310,6 +312,11 @@ def run_current(
     out: dict[str, Any] = {"current": {"minutes": minutes, "settings": base.to_json(), "rows": []}}
     kind = "ensemble" if base.members > 1 else "hybrid-current"
     names = {s: f"{part}-{kind}-s{s}" for s in seeds}
+    for a in seeds:  # an ensemble's members have seeds seed … seed+members-1: none twice
+        if any(a < b < a + base.members for b in seeds):
+            raise HartFlowError(f"--seeds {' '.join(map(str, seeds))}: ensembles of "
+                                f"{base.members} share members; space the seeds by "
+                                f"{base.members} (e.g. --seeds 0 {base.members})")  # fmt: skip
     for seed in seeds:
         name = names[seed]
         out["current"]["rows"].append(_run(replace(base, seed=seed), work, name,
@@ -345,7 +352,7 @@ def rescore_current(part: str, work: Path) -> dict[str, Any]:
 def merge(work: Path) -> dict[str, Any]:
     """The parts measured in `work`; a part whose full rows were measured in another work folder
     keeps them from the saved result (`benchmarks/results/structure_accuracy.json`)."""
-    out: dict[str, Any] = {"parts": {}, "settings": BASE, "machine": machine()}
+    out: dict[str, Any] = {"parts": {}, "settings": {**BASE, "members": 1}, "machine": machine()}
     saved_path = RESULTS / "structure_accuracy.json"
     previous = json.loads(saved_path.read_text()) if saved_path.is_file() else {}
     saved = previous.get("parts", {})
@@ -418,7 +425,13 @@ def main() -> None:
     )
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--ablation-minutes", type=float, default=4.0)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="seeds (default 0 1; with --current, ensembles' first seeds: 0 2)",
+    )
     p.add_argument("--quick", action="store_true")
     p.add_argument("--reuse", action="store_true", help="keep finished runs (resume them)")
     p.add_argument(
@@ -436,13 +449,14 @@ def main() -> None:
     if args.part and args.rescore:
         rescore_current(args.part, args.work)
     elif args.part and args.current:
+        seeds = tuple(args.seeds or (0, BASE["members"]))
         run_current(args.part, args.work, minutes=0.2 if args.quick else args.minutes,
-                    seeds=tuple(args.seeds), quick=args.quick, reuse=args.reuse)  # fmt: skip
+                    seeds=seeds, quick=args.quick, reuse=args.reuse)  # fmt: skip
     elif args.part and not args.redecode:
         minutes = 0.2 if args.quick else args.minutes
         run_part(args.part, args.work, minutes=minutes, quick=args.quick,
                  ablation_minutes=0.2 if args.quick else args.ablation_minutes,
-                 seeds=tuple(args.seeds), reuse=args.reuse)  # fmt: skip
+                 seeds=tuple(args.seeds or (0, 1)), reuse=args.reuse)  # fmt: skip
     if args.redecode:
         for part in [args.part] if args.part else list(PARTS):
             if (args.work / f"{part}.json").is_file():

@@ -4,8 +4,8 @@
 process and one torch thread each, seeds `seed … seed+K-1`, each within the same wall-clock
 budget counted from the command's start, into `RUN/member-0 …`; `RUN/ensemble.json` names them.
 Every member cross-fits its own memory hypotheses, so members differ in their initial weights,
-their batches, their held-out pairs and their memory's random vectors, and nothing is shared but
-the training pairs. On a 2-core machine two members cost the wall-clock time of one.
+their batches, their held-out pairs and their memory's random vectors (and, with `--max-train`,
+their training subset). On a 2-core machine two members cost the wall-clock time of one.
 
 The vote, per command. The candidates are every member's refiner answer (its decoded graph) and
 the memory's answer (member 0's memory, through the codec). An answer that two or more
@@ -20,8 +20,11 @@ and then measured on members trained afterwards (README).
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
+import pickle
 import queue as queues
+import signal
 import time
 import traceback
 from collections import Counter
@@ -40,7 +43,9 @@ __all__ = [
     "ENSEMBLE_FILE",
     "confidence",
     "member_folders",
+    "read_ensemble",
     "run_parallel",
+    "totals",
     "train_ensemble",
     "vote",
     "write_ensemble",
@@ -48,22 +53,27 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------ layout
-def member_folders(path: str | Path) -> list[Path] | None:
-    """The members' run folders of an ensemble folder (None: `path` is no ensemble)."""
+def read_ensemble(path: str | Path) -> tuple[list[Path], dict | None] | None:
+    """An ensemble folder's members' run folders and the training settings they share (None for
+    an ensemble of runs trained apart); None where `path` is no ensemble."""
     path = Path(path)
     file = path / ENSEMBLE_FILE
     if not file.is_file():
         return None
-    import json
-
     try:
         obj = json.loads(file.read_text())
-        members = [path / m for m in obj["members"]]
+        members, train = [path / m for m in obj["members"]], obj.get("train")
     except (ValueError, KeyError, TypeError) as e:
         raise HartFlowError(f"{file}: not an ensemble file ({e})") from None
     if not members:
         raise HartFlowError(f"{file}: names no members")
-    return members
+    return members, train
+
+
+def member_folders(path: str | Path) -> list[Path] | None:
+    """The members' run folders of an ensemble folder (None: `path` is no ensemble)."""
+    found = read_ensemble(path)
+    return None if found is None else found[0]
 
 
 def write_ensemble(out: str | Path, members: Sequence[str | Path], train: dict | None) -> Path:
@@ -126,16 +136,19 @@ def vote(
 
 # ------------------------------------------------------------------------------ processes
 def _child(fn: Callable[..., Any], index: int, args: tuple, out: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # on Ctrl-C the parent stops its children
+
     def report(payload: Any) -> None:
         out.put(("report", index, payload))
 
-    try:
-        out.put(("done", index, fn(*args, report=report)))
+    try:  # pickled here, so that a result that cannot be is this job's error
+        message = ("done", index, pickle.dumps(fn(*args, report=report)))
     except HartFlowError as e:
-        out.put(("error", index, str(e)))
-    except BaseException as e:  # the parent names it in one line
+        message = ("error", index, str(e))
+    except Exception as e:  # the parent names it in one line; the traceback goes to stderr
         traceback.print_exc()
-        out.put(("error", index, f"{type(e).__name__}: {e}"))
+        message = ("error", index, f"{type(e).__name__}: {e}")
+    out.put(message)
 
 
 def run_parallel(
@@ -144,44 +157,56 @@ def run_parallel(
     on_report: Callable[[int, Any], None] | None = None,
     *,
     what: str = "member",
+    grace: float = 5.0,
 ) -> list[Any]:
     """`fn(*job, report=...)` for every job, each in its own (spawned) process, all at once;
     their results in the jobs' order. `report(payload)` inside a job calls
-    `on_report(job index, payload)` here. A job that fails stops the others and raises its
-    error as one line naming it."""
+    `on_report(job index, payload)` here. A job that fails, or whose process ends without a
+    result (`grace` seconds after it ended: killed, out of memory), stops the others and raises
+    its error as one line naming it."""
     if len(jobs) == 1:  # no process needed
         return [fn(*jobs[0], report=lambda p: on_report and on_report(0, p))]
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     procs = [ctx.Process(target=_child, args=(fn, i, tuple(job), out)) for i, job in
              enumerate(jobs)]  # fmt: skip
-    for p in procs:
-        p.start()
     results: dict[int, Any] = {}
+    ended: dict[int, float] = {}  # job -> when its process was first seen ended, no result yet
     try:
+        for p in procs:
+            p.start()
         while len(results) < len(jobs):
             try:
                 kind, i, payload = out.get(timeout=1.0)
             except queues.Empty:
-                for i, p in enumerate(procs):
-                    if i not in results and not p.is_alive() and p.exitcode not in (None, 0):
-                        raise HartFlowError(
-                            f"{what} {i} stopped (exit code {p.exitcode}; out of memory?)"
-                        ) from None
-                continue
-            if kind == "report":
-                if on_report is not None:
-                    on_report(i, payload)
+                kind = None
+            if kind == "report" and on_report is not None:
+                on_report(i, payload)
             elif kind == "done":
-                results[i] = payload
-            else:
+                results[i] = pickle.loads(payload)
+            elif kind == "error":
                 raise HartFlowError(f"{what} {i}: {payload}")
+            now = time.monotonic()
+            for j, p in enumerate(procs):
+                gone = j not in results and p.exitcode is not None
+                if gone and now - ended.setdefault(j, now) > grace:
+                    raise HartFlowError(f"{what} {j} stopped without a result (exit code "
+                                        f"{p.exitcode}; out of memory?)")  # fmt: skip
     finally:
         for p in procs:
             if p.is_alive() and len(results) < len(jobs):
                 p.terminate()
-            p.join()
+            if p.pid is not None:
+                p.join()
     return [results[i] for i in range(len(jobs))]
+
+
+def totals(members: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """An ensemble's training figures from its members' (`step`, `seconds`, `parameters`):
+    steps and parameters summed, the longest time."""
+    return {"step": sum(int(r["step"]) for r in members),
+            "seconds": max(float(r["seconds"]) for r in members),
+            "parameters": sum(int(r["parameters"] or 0) for r in members)}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ training
@@ -221,11 +246,5 @@ def train_ensemble(
             progress({**row, "member": i})
 
     results = run_parallel(_train_member, jobs, on_report)
-    return {
-        "out": str(out),
-        "checkpoint": ", ".join(r["checkpoint"] for r in results),
-        "step": sum(r["step"] for r in results),
-        "seconds": max(r["seconds"] for r in results),
-        "parameters": sum(r["parameters"] for r in results),
-        "members": results,
-    }
+    return {"out": str(out), "checkpoint": ", ".join(r["checkpoint"] for r in results),
+            **totals(results), "members": results}  # fmt: skip

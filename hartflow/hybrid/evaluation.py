@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from hartflow.hybrid.vocab import Vocab
 from hartflow.predictions import Prediction, official_scores, write_predictions
 from reasoner.ema import EMA
 from reasoner.refiner import Refiner, RefinerConfig
+
+Tokens = tuple[str, ...]
 
 
 def _checkpoint_folder(path: str | Path) -> Path:
@@ -117,8 +120,7 @@ def evaluate_refiner(
     args = (task, split, data_dir, train, test, mode, batch_size, device, max_test, word_prior)
     folders = member_folders(checkpoint)
     if folders is None:
-        show = None if progress is None else (lambda p: progress(*p))
-        answered = _answer_member(checkpoint, *args, threads, report=show)
+        answered = _answer_member(checkpoint, *args, threads, report=progress)
         members: list[dict[str, Any]] = []
     else:  # an ensemble: its members answer side by side, then vote
         answered, members = _answer_ensemble(folders, args, threads, progress)
@@ -176,16 +178,14 @@ def evaluate_refiner(
     if total_cat:
         result["per_category"] = {c: per_cat[c] / m for c, m in sorted(total_cat.items())}
     if structure:
-        refiner_alone = sum(p == a for p, (_, a) in zip(raw, data.test, strict=True))
-        result["refiner_alone_exact_match"] = refiner_alone / n  # before the selector
-        result["answer_sources"] = dict(sorted(Counter(sources).items()))
         gold = [a for _, a in data.test]
-        result["halting_rule_exact_match"] = sum(
-            p == a for p, a in zip(halting, gold, strict=True)) / n  # fmt: skip
-        if run_cfg.task == "slog":
-            result["halting_rule_official_match"] = sum(
-                official_match(None if p is None else " ".join(p), " ".join(a))
-                for p, a in zip(halting, gold, strict=True)) / n  # fmt: skip
+        if raw is not None:  # an ensemble reports it per member
+            result["refiner_alone_exact_match"] = _match(raw, gold)  # before the selector
+        result["answer_sources"] = dict(sorted(Counter(sources).items()))
+        if halting is not None:
+            result["halting_rule_exact_match"] = _match(halting, gold)
+            if run_cfg.task == "slog":
+                result["halting_rule_official_match"] = _match(halting, gold, official=True)
         result["selector"] = answered["selector"]
         result["order_insensitive_match"] = unordered / n
         result["ill_formed"] = sum(p is None for p in preds.values())
@@ -210,12 +210,12 @@ def _answer_member(
 ) -> dict[str, Any]:  # fmt: skip
     """One checkpoint's answers to its test set: the hybrid's (`answers`, `sources`), the refiner's
     alone (`raw`), the halting rule's (`halting`), the selector's features, and what scoring
-    needs (`cfg`, `config`, `run_cfg`, `data`, `selector`, `shape`). `report((done, total))`
+    needs (`cfg`, `config`, `run_cfg`, `data`, `selector`, `shape`). `report(done, total)`
     follows the answering; `max_test` samples the test set by `sample_seed` (the run's seed by
     default)."""
     if threads is not None:
         torch.set_num_threads(threads)
-    progress = None if report is None else (lambda d, t: report((d, t)))
+    progress = report
     model, cfg, vocab, config = load_refiner(checkpoint)
     model.to(device)
     if mode is not None and mode != cfg.mode:
@@ -285,13 +285,44 @@ def _answer_member(
     return out
 
 
+def _match(answers: Sequence[Tokens | None], gold: Sequence[Tokens], official: bool = False
+           ) -> float:  # fmt: skip
+    """The share of answers that match gold: exactly, or by SLOG's official metric."""
+    if official:
+        hits = sum(official_match(None if p is None else " ".join(p), " ".join(a))
+                   for p, a in zip(answers, gold, strict=True))  # fmt: skip
+    else:
+        hits = sum(p == a for p, a in zip(answers, gold, strict=True))
+    return hits / len(gold)
+
+
+def _structure_members(folders: list[Path]) -> list[dict]:
+    """The members' config.json, each checked to be a structure refiner's."""
+    configs = [read_config(_checkpoint_folder(f)) for f in folders]
+    for f, c in zip(folders, configs, strict=True):
+        if c.get("kind") != "structure-refiner":
+            raise HartFlowError(f"{f}: an ensemble's members must be structure refiners")
+    return configs
+
+
+def _answer_for_vote(*args: Any, report=None) -> dict[str, Any]:
+    """`_answer_member` in a member's process, its data cut to what the vote reads (the test
+    pairs, categories and hypotheses), so that little travels back."""
+    got = _answer_member(*args, report=lambda d, t: report((d, t)) if report else None)
+    got["data"] = replace(got["data"], train=[], train_hyps=None, augmented=[],
+                          augmented_hyps=None)  # fmt: skip
+    return got
+
+
 def _answer_ensemble(
     folders: list[Path], args: tuple, threads: int | None, progress
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The members' answers (side by side, one process each) and the vote's (as `_answer_member`
-    returns them, member 0's data), with each member's own scores."""
+    returns them, member 0's data; no single refiner's or halting rule's answers), with each
+    member's own scores."""
     from hartflow.hybrid.structure_run import memory_answer
 
+    configs = _structure_members(folders)
     done: dict[int, tuple[int, int]] = {}
 
     def on_report(i: int, p: tuple[int, int]) -> None:
@@ -299,16 +330,13 @@ def _answer_ensemble(
         if progress is not None:
             progress(sum(d for d, _ in done.values()), p[1] * len(folders))
 
-    seed = TrainConfig.from_json(read_config(_checkpoint_folder(folders[0]))["train"]).seed
-    jobs = [(f, *args, threads, seed) for f in folders]  # one test sample for all
-    got = run_parallel(_answer_member, jobs, on_report)
-    if any(g["features"] is None for g in got):
-        raise HartFlowError("an ensemble's members must be structure refiners")
+    seed = TrainConfig.from_json(configs[0]["train"]).seed  # one test sample for all
+    got = run_parallel(_answer_for_vote, [(f, *args, threads, seed) for f in folders], on_report)
     first = got[0]
     data, gold = first["data"], [a for _, a in first["data"].test]
-    for f, g in zip(folders, got[1:], strict=False):
+    for f, g in zip(folders[1:], got[1:], strict=True):
         if [a for _, a in g["data"].test] != gold:
-            raise HartFlowError(f"the members of {f.parent} answer different test sets")
+            raise HartFlowError(f"{f} answers another test set than {folders[0]}")
     commands = [c for c, _ in data.test]
     anchors = load_anchors(first["config"])
     memory = ([memory_answer(c, h, anchors) for c, h in zip(commands, data.test_hyps, strict=True)]
@@ -323,22 +351,17 @@ def _answer_ensemble(
     slog = first["run_cfg"].task == "slog" and first["run_cfg"].train_file is None
     members = []
     for f, g in zip(folders, got, strict=True):
-        row = {
-            "checkpoint": str(f),
-            "seed": g["cfg"].seed,
-            "exact_match": sum(p == a for p, a in zip(g["answers"], gold, strict=True)) / len(gold),
-            "refiner_alone_exact_match": sum(p == a for p, a in zip(g["raw"], gold, strict=True))
-            / len(gold),
-        }
+        row = {"checkpoint": str(f), "seed": g["cfg"].seed,
+               "exact_match": _match(g["answers"], gold),
+               "refiner_alone_exact_match": _match(g["raw"], gold)}  # fmt: skip
         if slog:
-            row["official_match"] = sum(
-                official_match(None if p is None else " ".join(p), " ".join(a))
-                for p, a in zip(g["answers"], gold, strict=True)
-            ) / len(gold)
-        members.append(row)  # fmt: skip
+            row["official_match"] = _match(g["answers"], gold, official=True)
+        members.append(row)
     agree = sum(len({g["raw"][i] for g in got}) == 1 and first["raw"][i] is not None
                 for i in range(len(gold)))  # fmt: skip
-    ensemble = {**first, "answers": answers, "sources": sources,
+    config = {**first["config"], "parameters": sum(c.get("parameters") or 0 for c in configs)}
+    ensemble = {**first, "config": config, "answers": answers, "sources": sources, "raw": None,
+                "halting": None,
                 "selector": {"vote": "members' graphs + memory; else the surest member's hybrid",
                              "members_agree": agree / len(gold)}}  # fmt: skip
     return ensemble, members
@@ -375,6 +398,7 @@ def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
     member and answers by the members' vote (`members`: each one's answers)."""
     folders = member_folders(checkpoint)
     if folders is not None:
+        _structure_members(folders)
         return _ensemble_trace([decode_trace(f, command) for f in folders])
     model, cfg, vocab, config = load_refiner(checkpoint)
     words = tuple(command.split())
@@ -428,8 +452,6 @@ def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
 def _ensemble_trace(traces: list[dict[str, Any]]) -> dict[str, Any]:
     """The members' traces of one command combined: the first member's trace, the vote's answer
     and source, and every member's own answers."""
-    if any(t.get("refiner") != "structure" for t in traces):
-        raise HartFlowError("an ensemble's members must be structure refiners")
 
     def tokens(text: str | None) -> tuple[str, ...] | None:
         return None if text is None or text.startswith("(") else tuple(text.split())

@@ -8,7 +8,6 @@ not import each other.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import time
@@ -21,7 +20,7 @@ from hartflow.checkpoint import latest_checkpoint, read_config
 from hartflow.errors import HartFlowError
 from hartflow.hybrid.config import STRUCTURE_DEFAULTS, UNTIL_BUDGET, TrainConfig
 from hartflow.hybrid.data import load_pairs
-from hartflow.hybrid.ensemble import ENSEMBLE_FILE, member_folders, train_ensemble
+from hartflow.hybrid.ensemble import read_ensemble, train_ensemble
 from hartflow.hybrid.structure import is_structured
 from hartflow.hybrid.structure_run import StructureTrainer
 from hartflow.hybrid.training import Progress, Trainer
@@ -57,22 +56,26 @@ def train(
     out = Path(out)
     if threads is not None:
         torch.set_num_threads(threads)
-    members = member_folders(out)
-    if not resume and (members is not None or latest_checkpoint(out) is not None):
+    ensemble = read_ensemble(out)
+    trained = latest_checkpoint(out) is not None or (
+        ensemble is not None and any(latest_checkpoint(m) for m in ensemble[0])
+    )  # an ensemble whose members never saved a checkpoint may start again
+    if not resume and trained:
         raise HartFlowError(f"{out} already holds a checkpoint; pass --resume or a new --out")
     found = latest_checkpoint(out) if resume else None
-    if resume and members is not None:  # an ensemble: its settings, as its members resume
-        saved_json = json.loads((out / ENSEMBLE_FILE).read_text()).get("train")
+    saved_json = None  # the run's own settings; only the budget may change on resume
+    if resume and ensemble is not None:  # an ensemble: its settings, as its members resume
+        saved_json = ensemble[1]
         if saved_json is None:
             raise HartFlowError(f"{out} is an ensemble of runs trained apart; resume each member")
+    elif found is not None:
+        saved_json = read_config(found)["train"]
+    if saved_json is not None:
         saved = TrainConfig.from_json(saved_json)
-        cfg = dataclasses.replace(saved, max_steps=cfg.max_steps, minutes=cfg.minutes)
-    elif found is not None:  # the run's own settings; only the budget may change on resume
-        saved = TrainConfig.from_json(read_config(found)["train"])
         cfg = dataclasses.replace(saved, max_steps=cfg.max_steps, minutes=cfg.minutes)
     cfg = resolve_refiner(cfg)
     if cfg.members > 1:
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        if _under_torchrun():
             raise HartFlowError(
                 "--members trains its members in processes of its own; under torchrun train "
                 "one member per command (--members 1)"
@@ -106,6 +109,10 @@ def train(
     return trainer.run(progress=progress, tensorboard=tensorboard)
 
 
+def _under_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def resolve_refiner(cfg: TrainConfig) -> TrainConfig:
     """`refiner="auto"` made concrete: the structure refiner where every training output is a
     logical form over its input's positions, the sequence refiner otherwise."""
@@ -124,6 +131,8 @@ def with_defaults(cfg: TrainConfig, given: set[str]) -> TrainConfig:
     changes: dict[str, Any] = {}
     if cfg.refiner_kind == "structure":
         changes.update({k: v for k, v in STRUCTURE_DEFAULTS.items() if k not in given})
+        if _under_torchrun():  # data parallel: one run over the ranks, not an ensemble
+            changes.pop("members", None)
     if cfg.minutes is not None and "max_steps" not in given:
         changes["max_steps"] = UNTIL_BUDGET
     return dataclasses.replace(cfg, **changes)

@@ -11,7 +11,7 @@ induced from the training pairs; an ill-formed prediction decodes to None (a wro
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -230,6 +230,14 @@ class GraphArrays:
     edges: torch.Tensor
     edges_known: bool = True  # False for a lambda form (edges to variables, not positions)
     slots: torch.Tensor | None = None
+
+
+def slot_count_classes(graphs: Iterable[Graph], at_least: int = 4) -> int:
+    """How many count classes a slot needs (0 … the largest count any of `graphs` shows), at
+    least `at_least`."""
+    most = max((c for g in graphs for node in graph_slots(g) for counts in (node.out, node.inc)
+                for c in counts.values()), default=0)  # fmt: skip
+    return max(at_least, most + 1)
 
 
 def graph_arrays(graph: Graph, vocab: StructureVocab, *, strict: bool = True) -> GraphArrays:

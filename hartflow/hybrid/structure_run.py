@@ -32,6 +32,7 @@ from hartflow.hybrid.structure import (
     make_item,
     parse_graph,
     render_graph,
+    slot_count_classes,
     word_presence,
 )
 from hartflow.hybrid.training import Trainer
@@ -135,8 +136,6 @@ class StructureTrainer(Trainer):
                                           slots=cfg.edge_output == "slots")  # fmt: skip
         self.vocab.presence = word_presence(train, graphs)
         longest = max(len(c) for c, _ in [*train, *self.data.test])
-        self.model_cfg = structure_config(cfg, self.vocab, max_len=max(512, 2 * longest))
-        self.model = build_structure_model(self.model_cfg, cfg.seed)
         hyps = self.data.train_hyps if hybrid else None
         if hyps is not None and self.skipped:
             keep = set(map(tuple, train))
@@ -144,9 +143,16 @@ class StructureTrainer(Trainer):
         self.n_original = len(train)
         if self.data.augmented:  # recombined pairs: more of the same local decisions
             train = [*train, *self.data.augmented]
+        shown = [g for g in graphs if g is not None]
+        shown += [parse_graph(c, o, self.anchors) for c, o in self.data.augmented]
+        # a slot's count classes: as many as training (+ recombination) shows, at least 0 … 3
+        # (a subject of four nested control verbs has four incoming agent edges)
+        self.model_cfg = replace(
+            structure_config(cfg, self.vocab, max_len=max(512, 2 * longest)),
+            slot_counts=slot_count_classes(g for g in shown if g),
+        )
+        self.model = build_structure_model(self.model_cfg, cfg.seed)
         if self.vocab.slots:  # the decoder's prior: configurations training (+ recombination) shows
-            shown = [g for g in graphs if g is not None]
-            shown += [parse_graph(c, o, self.anchors) for c, o in self.data.augmented]
             self.vocab.configs = sorted(configurations(g for g in shown if g is not None))
             self.vocab.config_set = set(self.vocab.configs) or None
             if hyps is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.report import structure_accuracy
 
 
@@ -77,6 +79,29 @@ def test_todays_rows_sit_beside_the_earlier_ones():
     assert "| category | HRR-only | TRM-only | hybrid | hybrid, any order | hybrid, today's" in text
     assert "| pp_recursion | 0.0 % | 20.0 % | 90.0 % | 90.0 % | 60.0 % |" in text
     assert "| PP | hybrid (today) |  |  | 75.0 % |" in text
+
+
+def test_an_ensembles_row_names_its_members_and_their_scores():
+    obj = part("slog")
+    members = [{"seed": 2, "exact_match": 0.5, "official_match": 0.55},
+               {"seed": 3, "exact_match": 0.6, "official_match": 0.65}]  # fmt: skip
+    obj["current"] = {"minutes": 25, "rows": [
+        {**row("slog-ensemble-s0", "hybrid", 0.6, official=0.7), "fixed": 3, "broken": 1},
+        {**row("slog-ensemble-s2", "hybrid", 0.7, official=0.8, seed=2), "members": members},
+    ]}  # fmt: skip
+    obj["current"]["rows"][0]["members"] = [{**m, "seed": m["seed"] - 2} for m in members]
+    text = structure_accuracy({"parts": {"slog": obj}})
+    assert "| **today's defaults** (ensemble of 2, seeds 2+3, 25-min budget) | – | **80.0 %" in text
+    assert "| … member seed 3 alone | – | 65.0 % (60.0 %) | | | |" in text
+    assert "| today's defaults, mean of 2 ensembles | – | **75.0 %** |" in text
+
+
+def test_ensembles_may_not_share_members(tmp_path):
+    from benchmarks.structure_accuracy import run_current
+    from hartflow.errors import HartFlowError
+
+    with pytest.raises(HartFlowError, match="share members; space the seeds by 2"):
+        run_current("cogs", tmp_path, minutes=0.1, seeds=(0, 1))
 
 
 def test_earlier_defaults_stay_in_the_table(tmp_path, monkeypatch):

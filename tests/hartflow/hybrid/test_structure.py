@@ -598,8 +598,10 @@ class TestEnsemble:
 
         seen = []
         with pytest.raises(HartFlowError, match="member 1: no such data"):
-            run_parallel(_fails_for_member_one, [(0,), (1,)], lambda i, p: seen.append(p))
+            run_parallel(_fails_for_member_one, [(0,), (1,)], lambda i, p: seen.append((i, p)))
+        assert (1, ("ran", 1)) in seen  # reports travel before the error
         assert run_parallel(_fails_for_member_one, [(0,)]) == [0]  # one job: no process
+        assert run_parallel(_fails_for_member_one, [(0,), (2,)]) == [0, 20]
 
     def test_members_train_resume_and_answer_as_voted(self, lf_files, tmp_path):
         from hartflow.hybrid.ensemble import member_folders
@@ -614,15 +616,48 @@ class TestEnsemble:
         assert member_folders(out) == [out / "member-0", out / "member-1"]
         again = train(cfg, out=out, resume=True)  # finished: nothing more to train
         assert [r["step"] for r in again["members"]] == [30, 30]
-        ev = evaluate_refiner(out, batch_size=8)
-        assert [m["seed"] for m in ev["members"]] == [3, 4]
+        ev = evaluate_refiner(out, batch_size=8, predictions=tmp_path / "p.tsv")
+        assert [m["seed"] for m in ev["members"]] == [3, 4] and ev["n"] == 42
         alone = evaluate_refiner(out / "member-1", batch_size=8)
         assert ev["members"][1]["exact_match"] == alone["exact_match"]
-        assert sum(ev["answer_sources"].values()) == ev["n"] == 42
-        trace = decode_trace(out, "a dax blicked the wif .")
-        assert len(trace["members"]) == 2 and trace["answer"]
+        # the answers are the vote over the members' own answers, each found here apart
+        from hartflow.hybrid.anchoring import load_anchors
+        from hartflow.hybrid.ensemble import vote
+        from hartflow.hybrid.evaluation import _answer_member
+        from hartflow.hybrid.structure_run import memory_answer
+
+        got = [_answer_member(f, *[None] * 6, 8, "cpu", None, True) for f in member_folders(out)]
+        data, anchors = got[0]["data"], load_anchors(got[0]["config"])
+        memory = [memory_answer(c, h, anchors)
+                  for (c, _), h in zip(data.test, data.test_hyps, strict=True)]  # fmt: skip
+        voted, _ = vote(
+            [g["raw"] for g in got],
+            [g["answers"] for g in got],
+            [g["sources"] for g in got],
+            [g["features"] for g in got],
+            memory,
+        )
+        written = [line.split("\t")[2] for line in (tmp_path / "p.tsv").read_text().splitlines()]
+        assert written[1:] == [" ".join(a) for a in voted]
+        assert ev["answer_sources"].get("vote", 0) > 0
+        trace = decode_trace(out, " ".join(data.test[0][0]))
+        assert len(trace["members"]) == 2 and trace["answer"] == " ".join(voted[0])
         sequence = config(lf_files, tmp_path, members=2, refiner_kind="sequence", max_steps=2)
         from hartflow.errors import HartFlowError
 
         with pytest.raises(HartFlowError, match="--members applies to the structure refiner"):
             train(sequence, out=tmp_path / "seq")
+
+
+def test_slot_counts_cover_every_count_training_shows():
+    """Four nested control verbs give their subject four incoming agent edges from the right:
+    the count head needs five classes (a fixed four crashed a SLOG run's recombined pairs)."""
+    from hartflow.hybrid.structure import slot_count_classes
+
+    words = ["dax", "wanted", "to", "tried", "to", "hoped", "to", "walked"]
+    nodes = [Node(pred=w.upper()) if w != "to" else Node() for w in words]
+    verbs = [i for i, w in enumerate(words) if w not in ("dax", "to")]
+    four = Graph(tuple(words), tuple(nodes), tuple(Edge(v, ("agent",), 0) for v in verbs))
+    assert slot_count_classes([four]) == 5
+    assert slot_count_classes([Graph(tuple(words), tuple(nodes), (Edge(1, ("agent",), 0),))]) == 4
+    assert slot_count_classes([]) == 4
