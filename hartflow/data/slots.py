@@ -19,6 +19,7 @@ Only the graph structure is read here (positions, roles as opaque tuples): no vo
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -73,12 +74,6 @@ def graph_slots(graph: Graph) -> list[NodeSlots]:
     return slots
 
 
-def _crosses(a: tuple[int, int], b: tuple[int, int]) -> bool:
-    lo1, hi1 = sorted(a)
-    lo2, hi2 = sorted(b)
-    return lo1 < lo2 < hi1 < hi2 or lo2 < lo1 < hi2 < hi1
-
-
 def decode_edges(
     slots: Sequence[NodeSlots], *, allow_crossing: bool = True, multi_edges: bool = False
 ) -> tuple[list[Edge], int]:
@@ -109,21 +104,34 @@ def _fill(
     free_out = [Counter(s.out) for s in slots]
     free_in = [Counter(s.inc) for s in slots]
     placed: list[Edge] = []
-    spans: list[tuple[int, int]] = []
+    spans: list[tuple[int, int]] = []  # the placed edges' (left, right) positions
     joined: set[tuple] = set()
+    waiting: dict[SlotKey, list[int]] = {}  # incoming slot key -> positions with one free, sorted
+    for t, free in enumerate(free_in):
+        for key, c in free.items():
+            if c > 0:
+                waiting.setdefault(key, []).append(t)
     while True:
         best = None  # (crossing, distance, head, target, role)
         for h in range(n):
             for (role, sd), count in free_out[h].items():
                 if count <= 0:
                     continue
-                targets = range(h - 1, -1, -1) if sd < 0 else range(h + 1, n)
-                for t in targets:
+                at = waiting.get((role, -sd), [])  # the targets with a matching free slot
+                if sd < 0:
+                    targets = at[bisect_left(at, h) - 1 :: -1] if bisect_left(at, h) else []
+                else:
+                    targets = at[bisect_right(at, h) :]
+                for t in targets:  # nearest first
+                    dist = abs(t - h)
+                    if best is not None and not best[0] and dist > best[1]:
+                        break  # it, and every farther target, loses to a shorter uncrossed edge
                     pair = (h, t, role) if multi_edges else (h, t, 0)
-                    if free_in[t][(role, -sd)] <= 0 or pair in joined:
+                    if pair in joined:
                         continue  # one edge at most between a head and a target (one per role)
-                    crossing = any(_crosses((h, t), s) for s in spans)
-                    cand = (crossing, abs(t - h), h, t, role)
+                    lo, hi = (h, t) if h < t else (t, h)
+                    crossing = any(lo < a < hi < b or a < lo < b < hi for a, b in spans)
+                    cand = (crossing, dist, h, t, role)
                     if best is None or cand[:4] < best[:4]:
                         best = cand
                     if not crossing:
@@ -134,8 +142,10 @@ def _fill(
         sd = side(h, t)
         free_out[h][(role, sd)] -= 1
         free_in[t][(role, -sd)] -= 1
+        if free_in[t][(role, -sd)] == 0:
+            waiting[(role, -sd)].remove(t)
         placed.append(Edge(h, role, t))
-        spans.append((h, t))
+        spans.append((min(h, t), max(h, t)))
         joined.update({(h, t, 0), (h, t, role)})
     return placed, free_out, free_in
 
