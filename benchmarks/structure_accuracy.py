@@ -337,7 +337,7 @@ def rescore_current(part: str, work: Path) -> dict[str, Any]:
     rows = []
     for r in out["current"]["rows"]:
         trained = {"step": r["steps"], "seconds": 60 * r["train_minutes"],
-                   "parameters": r["parameters"]}  # fmt: skip
+                   "parameters": r["parameters"], "members": r.get("trained_members")}  # fmt: skip
         rows.append(_scored_row(replace(base, seed=r["seed"]), work / r["name"], r["name"], None,
                                 trained))  # fmt: skip
     out["current"]["rows"] = rows
