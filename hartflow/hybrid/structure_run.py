@@ -146,7 +146,7 @@ class StructureTrainer(Trainer):
         shown = [g for g in graphs if g is not None]
         shown += [parse_graph(c, o, self.anchors) for c, o in self.data.augmented]
         # a slot's count classes: as many as training (+ recombination) shows, at least 0 … 3
-        # (a subject of four nested control verbs has four incoming agent edges)
+        # (a node that is the target of four nested clauses of one role: four incoming edges)
         self.model_cfg = replace(
             structure_config(cfg, self.vocab, max_len=max(512, 2 * longest)),
             slot_counts=slot_count_classes(g for g in shown if g),
