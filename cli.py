@@ -445,6 +445,15 @@ def train_(
             "(default half the training set; 0 = none).",
         ),
     ] = None,
+    augment_pool: Annotated[
+        int,
+        typer.Option(
+            "--augment-pool",
+            min=1,
+            help="Structure refiner: recombined pairs kept from POOL x as many candidates, "
+            "weighted toward configurations training shows least (1 = as drawn).",
+        ),
+    ] = 3,
     edge_output: Annotated[
         str, typer.Option("--edges", help="Structure refiner: slots (+ decoder) or pointer.")
     ] = "slots",
@@ -495,7 +504,7 @@ def train_(
         test_file=None if test is None else str(test), mode=mode, k=k,
         n_cycles=n_cycles, n_latent_steps=n_latent_steps, max_halt_steps=max_halt_steps,
         minutes=minutes, max_train=max_train, seed=seed, refiner_kind=refiner, window=window,
-        augment=augment, edge_output=edge_output, strict=strict,
+        augment=augment, augment_pool=augment_pool, edge_output=edge_output, strict=strict,
         hypothesis_input=hypothesis_input, reanchor=reanchor, **given,
     ), set(given))  # fmt: skip
     with Progress(console=stderr, transient=True, disable=quiet) as bar:

@@ -160,10 +160,16 @@ def data_augment(
         int, typer.Option("--max-depth", min=1, help="Nested substitutions per pair: 1..D.")
     ] = 4,
     seed: Annotated[int, typer.Option("--seed", help="Sampler seed.")] = 0,
+    pool: Annotated[
+        int,
+        typer.Option("--pool", min=1, help="Draw POOL x N candidates, keep N weighted toward "
+                     "node configurations training shows least (1 = keep the draws)."),
+    ] = 3,
 ) -> None:
     """Recombine training pairs into new ones: a typed span (a node, what it reaches, its
     function words; types induced, never named) replaced by another of its type, nested up to
-    --max-depth deep, re-indexed and rendered by the codec. Reads the training file only.
+    --max-depth deep, re-indexed and rendered by the codec; of --pool times as many candidates,
+    those with combinations training shows least are kept most. Reads the training file only.
 
     Examples:
       hartflow data augment --task cogs --data-dir ~/COGS --n 10000 --max-depth 4 --out aug.tsv
@@ -176,7 +182,7 @@ def data_augment(
         raise typer.BadParameter("give --task cogs|slog or --train FILE (one of them)")
     made = augment_task(task, data_dir=None if data_dir is None else str(data_dir),
                         train=None if train is None else str(train), n=n, max_depth=max_depth,
-                        seed=seed)  # fmt: skip
+                        seed=seed, pool=pool)  # fmt: skip
     path = write_examples(out, [Example(s, f, "recombined") for s, f in made], "tsv")
     stdout.print(Text(f"wrote {len(made):,} recombined pairs to {path}"))
 

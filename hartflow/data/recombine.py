@@ -14,15 +14,24 @@ one, and the form rendered by the codec with the conjunct order induced from tra
 
 `recombine` samples pairs uniformly over depth (1..max_depth successive substitutions, each one
 inside the span the previous one inserted, so modifiers and clauses nest deeper) and over the
-places a type occurs (recipient span, then donor span of its type, uniformly). Every returned
-pair round-trips through the codec (`to_graph(parse_form(form), words)` gives the same graph).
-Only training pairs are read.
+places a type occurs (recipient span, then donor span of its type, uniformly). Sampled that way,
+the pairs repeat what the training graphs already show most: a type that occurs in many places
+(a phrase without a head above it) yields many pairs whose nodes all look like training's, and
+the new combinations (a modifier on a node whose role training never gives a modifier) stay
+rare. So by default (`pool` > 1) it draws `pool` times as many candidates and keeps `n` of them
+weighted toward what training shows least: a candidate's weight is one over one plus the number
+of training graphs that show its rarest node configuration (the node's incoming and outgoing
+edges by role and side, `hartflow.data.slots.configuration`), so a candidate with a combination
+training never shows is kept far more often than one made only of common ones (Yao & Koller
+2024: recombinations spread over structures beat ones sampled like the training set). Every returned pair round-trips through the
+codec (`to_graph(parse_form(form), words)` gives the same graph). Only training pairs are read.
 """
 
 from __future__ import annotations
 
+import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -36,6 +45,7 @@ from hartflow.data.logical_form import (
     to_form,
     to_graph,
 )
+from hartflow.data.slots import configuration, graph_slots
 from hartflow.errors import DataError
 
 __all__ = ["Span", "recombine", "spans", "substitute"]
@@ -145,6 +155,7 @@ def recombine(
     anchors: Mapping[str, str] | None = None,
     max_len: int | None = None,
     seed: int = 0,
+    pool: int = 3,
 ) -> list[tuple[str, str]]:
     """`n` new (sentence, logical form) pairs from training graphs by typed span substitution.
 
@@ -157,45 +168,50 @@ def recombine(
         anchors: word -> constant ties for the round-trip check (as for `to_graph`).
         max_len: longest sentence made (default: twice the longest training sentence).
         seed: the sampler's seed.
+        pool: draw `pool * n` candidates and keep `n`, weighted toward the rarest node
+            configurations (see the module docstring); 1 = keep the draws as they come.
 
     Returns:
         (sentence, form) pairs, each round-tripping through the codec, none a training pair.
     """
     if max_depth < 1:
         raise ValueError(f"max_depth must be >= 1, got {max_depth}")
+    if pool < 1:
+        raise ValueError(f"pool must be >= 1, got {pool}")
     rng = random.Random(seed)
     order = ConjunctOrder.induce(graphs) if order is None else order
     graphs = [g for g in graphs if not g.lambdas]
     places = [spans(g) for g in graphs]
     # donors by type, then by how many spans nest inside them: a donor is drawn uniformly over
     # those levels first, so structure-bearing spans are as likely as the many bare ones
-    pool: dict[tuple, dict[int, list[tuple[int, Span]]]] = defaultdict(lambda: defaultdict(list))
+    donors: dict[tuple, dict[int, list[tuple[int, Span]]]] = defaultdict(lambda: defaultdict(list))
     for gi, found in enumerate(places):
         for s in found:
             level = sum(t.lo >= s.lo and t.hi <= s.hi and t != s for t in found)
-            pool[s.type][level].append((gi, s))
-    types = list(pool)  # first-occurrence order: a renamed data set samples the same pairs
+            donors[s.type][level].append((gi, s))
+    types = list(donors)  # first-occurrence order: a renamed data set samples the same pairs
     if not types:
         return []
     max_len = max_len or 2 * max(len(g.words) for g in graphs)
     seen = {g.words for g in graphs}
-    made: list[tuple[str, str]] = []
-    for _ in range(20 * n):
-        if len(made) >= n:
+    made: list[tuple[str, str, Graph]] = []
+    wanted = pool * n
+    for _ in range(20 * wanted):
+        if len(made) >= wanted:
             break
         depth = rng.randint(1, max_depth)
         # a place: a type uniformly, then one of its occurrences (any level) uniformly
-        places_of = [p for level in pool[rng.choice(types)].values() for p in level]
+        places_of = [p for level in donors[rng.choice(types)].values() for p in level]
         gi, at = rng.choice(places_of)
         graph, region = graphs[gi], None
         for step in range(depth):
             if step:
-                options = [s for s in spans(graph) if s.type in pool and region[0] <= s.lo
+                options = [s for s in spans(graph) if s.type in donors and region[0] <= s.lo
                            and s.hi <= region[1] and (s.lo, s.hi) != region]  # fmt: skip
                 if not options:
                     break
                 at = rng.choice(options)
-            levels = pool[at.type]
+            levels = donors[at.type]
             di, by = rng.choice(levels[rng.choice(sorted(levels))])
             new = substitute(graph, at, graphs[di], by)
             if len(new.words) > max_len:
@@ -210,5 +226,30 @@ def recombine(
         if not _round_trips(graph, form, anchors):
             continue
         seen.add(graph.words)
-        made.append((" ".join(graph.words), form))
-    return made
+        made.append((" ".join(graph.words), form, graph))
+    if pool > 1:
+        made = _rarest_first(made, graphs, n, rng)
+    return [(sentence, form) for sentence, form, _ in made]
+
+
+def _node_configurations(graph: Graph) -> set[tuple]:
+    return {c for c in map(configuration, graph_slots(graph)) if c}
+
+
+def _rarest_first(made: list, graphs: Sequence[Graph], n: int, rng: random.Random) -> list:
+    """`n` of the candidates `made` (sentence, form, graph), drawn without replacement with
+    weight 1 / (1 + how many of `graphs` show the candidate's rarest node configuration), in
+    their drawn order."""
+    if len(made) <= n:
+        return made
+    counts: Counter = Counter()
+    for g in graphs:
+        counts.update(_node_configurations(g))
+    configs = [_node_configurations(g) for _, _, g in made]
+    rarest = [1 + min((counts[c] for c in cs), default=max(counts.values(), default=0))
+              for cs in configs]  # fmt: skip
+    # weighted sampling without replacement (Efraimidis & Spirakis): the n largest u ** (1 / w),
+    # here w = 1 / rarest, compared as logarithms (u ** rarest underflows)
+    keys = [math.log(1.0 - rng.random()) * r for r in rarest]
+    keep = sorted(sorted(range(len(made)), key=keys.__getitem__, reverse=True)[:n])
+    return [made[i] for i in keep]

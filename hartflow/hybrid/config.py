@@ -71,6 +71,9 @@ class TrainConfig:
     edge_output: str = "slots"  # structure refiner: local slots + constrained decoder, or pointer
     augment: int | None = None  # structure refiner: recombined pairs (None = half the train set)
     augment_depth: int = 4  # ... each made by 1..augment_depth nested span substitutions
+    # ... kept from augment_pool times as many candidates, weighted toward the node configurations
+    # training shows least (1 = as drawn; runs saved before this field existed resume with 1)
+    augment_pool: int = 3
     strict: bool = False  # a training output that is no graph over its input is an error
     selector_holdout: int = 400  # structure hybrid: pairs per part held out to fit the selector
     max_steps: int = 600  # optimizer steps (one per supervision step)
@@ -106,6 +109,8 @@ class TrainConfig:
             raise ValueError(f"augment must be >= 0 (0 = none), got {self.augment}")
         if self.augment_depth < 1:
             raise ValueError(f"augment_depth must be >= 1, got {self.augment_depth}")
+        if self.augment_pool < 1:
+            raise ValueError(f"augment_pool must be >= 1, got {self.augment_pool}")
         if self.minutes is not None and self.minutes <= 0:
             raise ValueError(f"minutes must be > 0, got {self.minutes}")
         if not 0.0 <= self.lr_min_ratio <= 1.0:
@@ -119,7 +124,10 @@ class TrainConfig:
     @classmethod
     def from_json(cls, obj: dict) -> TrainConfig:
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in obj.items() if k in names})
+        obj = {k: v for k, v in obj.items() if k in names}
+        if "augment_depth" in obj and "augment_pool" not in obj:  # saved before pooling existed
+            obj["augment_pool"] = 1
+        return cls(**obj)
 
     def refiner(self, *, vocab_in: int, vocab_out: int, max_len: int) -> RefinerConfig:
         from hartflow.hybrid.batching import N_SCALARS

@@ -127,7 +127,8 @@ def prepare(
     if n_aug:
         from hartflow.hybrid.structure import augment_pairs
 
-        augmented = augment_pairs(train, n=n_aug, max_depth=cfg.augment_depth, seed=cfg.seed)
+        augmented = augment_pairs(train, n=n_aug, max_depth=cfg.augment_depth, seed=cfg.seed,
+                                  pool=cfg.augment_pool)  # fmt: skip
         log.info("%d recombined training pairs", len(augmented))
     if cfg.mode == "trm":
         return RunData(train, test, cats, None, None, augmented=augmented)

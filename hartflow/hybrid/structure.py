@@ -79,16 +79,18 @@ def is_structured(pairs: Sequence[tuple[Tokens, Tokens]]) -> bool:
 
 
 def augment_pairs(
-    train: Sequence[tuple[Tokens, Tokens]], *, n: int, max_depth: int = 4, seed: int = 0
+    train: Sequence[tuple[Tokens, Tokens]], *, n: int, max_depth: int = 4, seed: int = 0,
+    pool: int = 3,
 ) -> list[tuple[Tokens, Tokens]]:
     """`n` recombined training pairs (`hartflow.data.recombine`): typed spans of the training
-    graphs substituted by others of their type, nested up to `max_depth` deep."""
+    graphs substituted by others of their type, nested up to `max_depth` deep, kept from
+    `pool * n` candidates weighted toward rare node configurations (`pool` 1: as drawn)."""
     from hartflow.data.recombine import recombine
     from hartflow.zeroshot.lexicon import induce_lexicon
 
     anchors = induce_lexicon(train)
     graphs = [g for g in (parse_graph(c, o, anchors) for c, o in train) if g is not None]
-    made = recombine(graphs, n=n, max_depth=max_depth, anchors=anchors, seed=seed)
+    made = recombine(graphs, n=n, max_depth=max_depth, anchors=anchors, seed=seed, pool=pool)
     return [(tuple(s.split()), tuple(f.split())) for s, f in made]
 
 
@@ -100,6 +102,7 @@ def augment_task(
     n: int = 1000,
     max_depth: int = 4,
     seed: int = 0,
+    pool: int = 3,
 ) -> list[tuple[str, str]]:
     """`n` recombined (sentence, logical form) pairs from a task's training file (or a user's);
     no generalisation or test file is read."""
@@ -112,7 +115,7 @@ def augment_task(
             "the training outputs are not logical forms over their inputs' positions; "
             "recombination needs COGS-style forms (x _ N)"
         )
-    made = augment_pairs(pairs, n=n, max_depth=max_depth, seed=seed)
+    made = augment_pairs(pairs, n=n, max_depth=max_depth, seed=seed, pool=pool)
     return [(" ".join(c), " ".join(o)) for c, o in made]
 
 
