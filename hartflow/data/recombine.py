@@ -23,8 +23,9 @@ weighted toward what training shows least: a candidate's weight is one over one 
 of training graphs that show its rarest node configuration (the node's incoming and outgoing
 edges by role and side, `hartflow.data.slots.configuration`), so a candidate with a combination
 training never shows is kept far more often than one made only of common ones (Yao & Koller
-2024: recombinations spread over structures beat ones sampled like the training set). Every returned pair round-trips through the
-codec (`to_graph(parse_form(form), words)` gives the same graph). Only training pairs are read.
+2024: recombinations spread over structures beat ones sampled like the training set). Every
+returned pair round-trips through the codec (`to_graph(parse_form(form), words)` gives the same
+graph). Only training pairs are read.
 """
 
 from __future__ import annotations
