@@ -404,9 +404,26 @@ def test_cli_predictions_and_augment(lf_files, tmp_path):
     assert r.exit_code == 0, r.output
     rows = [ln.split("\t") for ln in aug.read_text().splitlines()]
     assert len(rows) == 20 and all(len(row) == 3 and row[2] == "recombined" for row in rows)
+    pooled = tmp_path / "pooled.tsv"
+    r = runner.invoke(cli.app, ["data", "augment", "--train", str(lf_files[0]), "--n", "20",
+                                "--max-depth", "3", "--out", str(pooled), "--seed", "1",
+                                "--pool", "1"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert len(pooled.read_text().splitlines()) == 20
     r = runner.invoke(cli.app, ["data", "augment", "--task", "scan", "--n", "5", "--out",
                                 str(aug)])  # fmt: skip
     assert r.exit_code != 0 and "Traceback" not in r.output
+
+
+def test_augment_pool_of_older_runs():
+    """A run saved before `augment_pool` existed resumes with its recombined pairs as drawn
+    (pool 1); a new run keeps them from a pool of three times as many."""
+    saved = TrainConfig(task="cogs", split="gen").to_json()
+    del saved["augment_pool"]
+    assert TrainConfig.from_json(saved).augment_pool == 1
+    assert TrainConfig.from_json(TrainConfig().to_json()).augment_pool == 3
+    with pytest.raises(ValueError, match="augment_pool"):
+        TrainConfig(augment_pool=0)
 
 
 class TestWordPrior:
