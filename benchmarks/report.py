@@ -415,7 +415,7 @@ def structure_accuracy(result: dict) -> str:
             label = earlier.get("label", "earlier defaults")
             for r in earlier.get("rows", []):
                 lines.append(
-                    f"| {label} (seed {r['seed']}, {earlier['minutes']:g}-min budget) | – "
+                    f"| {label} ({_who(r)}, {earlier['minutes']:g}-min budget) | – "
                     f"| {score(r)} | {r['fixed']} / {r['broken']} | {r['train_minutes']:.1f} | "
                     f"{r['steps']:,} |"
                 )
