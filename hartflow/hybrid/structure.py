@@ -133,6 +133,8 @@ class StructureVocab:
     presence: dict[str, list[int]] = field(default_factory=dict)
     # per output token, how training shows it: bit 0 as a predicate, bit 1 as a constant
     token_class: list[int] = field(default_factory=list)
+    # per predicate, the frames (its node's outgoing roles) training shows it with (prior)
+    frames: dict[str, list[list[str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.word_id = {w: i for i, w in enumerate(self.words)}
@@ -140,6 +142,7 @@ class StructureVocab:
         self.role_id = {r: i for i, r in enumerate(self.roles)}
         self.slot_id = {k: i for i, k in enumerate(self.slots)}
         self.config_set = {tuple((str(a), int(b)) for a, b in c) for c in self.configs} or None
+        self.frame_set = {p: {tuple(f) for f in fs} for p, fs in self.frames.items()}
 
     @classmethod
     def build(cls, pairs: Sequence[tuple[Tokens, Tokens]], graphs: Sequence[Graph],
@@ -181,14 +184,23 @@ class StructureVocab:
         return {"words": self.words, "tokens": self.tokens, "roles": self.roles,
                 "slots": self.slots, "multi_edges": self.multi_edges,
                 "configs": [[list(x) for x in c] for c in self.configs],
-                "presence": self.presence, "token_class": self.token_class}  # fmt: skip
+                "presence": self.presence, "token_class": self.token_class,
+                "frames": self.frames}  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: dict) -> StructureVocab:
         return cls(list(obj["words"]), list(obj["tokens"]), list(obj["roles"]),
                    list(obj.get("slots", [])), bool(obj.get("multi_edges", False)),
                    list(obj.get("configs", [])), dict(obj.get("presence", {})),
-                   list(obj.get("token_class", [])))  # fmt: skip
+                   list(obj.get("token_class", [])), dict(obj.get("frames", {})))  # fmt: skip
+
+    def unseen_frames(self, graph: Graph) -> int:
+        """How many of `graph`'s nodes have a predicate that training shows, but never with this
+        node's frame (`frames_of`); 0 without the prior."""
+        if not self.frame_set:
+            return 0
+        return sum(pred in self.frame_set and frame not in self.frame_set[pred]
+                   for pred, frame in frames_of(graph))  # fmt: skip
 
     def presence_bias(self, alpha: float = 1.0) -> torch.Tensor | None:
         """(2, n_words) log-odds that a word's node has no predicate (row 0) and no constant (row
@@ -220,6 +232,28 @@ def word_presence(pairs: Sequence[tuple[Tokens, Tokens]],
             row[node.pred is not None] += 1
             row[2 + (node.constant is not None)] += 1
     return counts
+
+
+def frames_of(graph: Graph) -> list[tuple[str, tuple[str, ...]]]:
+    """(predicate, frame) of every node with a predicate: its frame is the sorted roles of its
+    outgoing edges (role paths joined by " . ", a role twice where it has two such edges), so a
+    verb that takes an agent and a theme has the frame ("agent", "theme") on either side."""
+    roles: dict[int, list[str]] = {}
+    for e in graph.edges:
+        roles.setdefault(e.head, []).append(" . ".join(e.role))
+    return [(node.pred, tuple(sorted(roles.get(i, ()))))
+            for i, node in enumerate(graph.nodes) if node.pred is not None]  # fmt: skip
+
+
+def predicate_frames(graphs: Iterable[Graph | None]) -> dict[str, list[list[str]]]:
+    """Per predicate, the frames (`frames_of`) the graphs show it with (None graphs skipped):
+    the decoder's frame prior, read from the training pairs."""
+    found: dict[str, set[tuple[str, ...]]] = {}
+    for g in graphs:
+        if g is not None:
+            for pred, frame in frames_of(g):
+                found.setdefault(pred, set()).add(frame)
+    return {p: [list(f) for f in sorted(fs)] for p, fs in found.items()}
 
 
 @dataclass

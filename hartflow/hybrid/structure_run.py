@@ -31,6 +31,7 @@ from hartflow.hybrid.structure import (
     graph_or_error,
     make_item,
     parse_graph,
+    predicate_frames,
     render_graph,
     slot_count_classes,
     word_presence,
@@ -135,6 +136,7 @@ class StructureTrainer(Trainer):
         self.vocab = StructureVocab.build(train, [g for g in graphs if g], self.translations,
                                           slots=cfg.edge_output == "slots")  # fmt: skip
         self.vocab.presence = word_presence(train, graphs)
+        self.vocab.frames = predicate_frames(graphs)
         longest = max(len(c) for c, _ in [*train, *self.data.test])
         hyps = self.data.train_hyps if hybrid else None
         if hyps is not None and self.skipped:
@@ -315,7 +317,8 @@ def answer_rows(
             n = len(commands[i])
             row = {k: v[b, :n] for k, v in decided.items()}
             stats: dict = {}
-            answers[i] = render_graph(decode_graph(commands[i], row, vocab, stats=stats), order)
+            graph = decode_graph(commands[i], row, vocab, stats=stats)
+            answers[i] = render_graph(graph, order)
             slot_margin = 0.0
             if "slot_logp" in row and row["slot_logp"].numel():
                 slot_margin = float(_margin(row["slot_logp"]).min())
@@ -323,6 +326,7 @@ def answer_rows(
                 "p_halt": float(p_halt[b]), "slot_margin": min(slot_margin, 30.0),
                 "label_margin": min(float(label_margin[b, :n].min()), 30.0),
                 "repairs": float(stats.get("repairs", 0)), "length": float(n),
+                "unseen_frames": float(vocab.unseen_frames(graph)),
             }  # fmt: skip
         if progress:
             progress(min(lo + batch_size, len(by_len)), len(by_len))
@@ -386,12 +390,22 @@ def with_word_prior(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dic
     return {**config, "vocab": {**vocab, "presence": presence}}
 
 
+def with_frames(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dict:
+    """A structure checkpoint's config with the frame prior (`StructureVocab.frames`): as saved,
+    or, for a checkpoint trained before it existed, read from its training pairs."""
+    vocab, anchors = config["vocab"], load_anchors(config)
+    if "frames" in vocab:
+        return config
+    frames = predicate_frames(parse_graph(c, o, anchors) for c, o in train)
+    return {**config, "vocab": {**vocab, "frames": frames}}
+
+
 def with_configurations(config: dict, data) -> dict:
     """A structure checkpoint's config with the decoder's priors: as saved, or, for a checkpoint
     trained before a prior existed, read from the same training pairs (`data`, as `prepare`
     makes them for the run's settings): the configuration prior (slots; with the recombined
-    pairs) and the word prior."""
-    config = with_word_prior(config, data.train)
+    pairs), the word prior and the frame prior."""
+    config = with_frames(with_word_prior(config, data.train), data.train)
     vocab, anchors = config["vocab"], load_anchors(config)
     if not vocab.get("slots") or vocab.get("configs"):
         return config

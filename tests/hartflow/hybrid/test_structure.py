@@ -480,6 +480,51 @@ class TestWordPrior:
         assert [c == NONE for c in const] == [True, False, True, False]
 
 
+class TestFramePrior:
+    """The predicates' frames training shows (`StructureVocab.frames`), read by the vote."""
+
+    PAIRS = (
+        ("a dax blicked Bo", "DAX ( x _ 1 ) AND blick . agent ( x _ 2 , x _ 1 ) AND "
+                             "blick . theme ( x _ 2 , Bo )"),
+        ("Bo was blicked", "blick . theme ( x _ 2 , Bo )"),
+        ("a dax slept", "DAX ( x _ 1 ) AND sleep . agent ( x _ 2 , x _ 1 )"),
+    )  # fmt: skip
+
+    def graphs(self, pairs):
+        return [parse_graph(tuple(c.split()), tuple(o.split()), None) for c, o in pairs]
+
+    def test_frames_are_induced_counted_and_saved(self):
+        from hartflow.hybrid.structure import frames_of, predicate_frames
+
+        frames = predicate_frames([*self.graphs(self.PAIRS), None])
+        assert frames == {"DAX": [[]], "blick": [["agent", "theme"], ["theme"]],
+                          "sleep": [["agent"]]}  # fmt: skip
+        vocab = StructureVocab(["<pad>"], ["<pad>"], [], frames=frames)
+        assert StructureVocab.from_json(vocab.to_json()).frames == frames
+        # the frame is the roles, not their sides: a passive with an agent is the active's frame
+        (passive,) = self.graphs([("Bo was blicked by a dax",
+                                   "DAX ( x _ 5 ) AND blick . theme ( x _ 2 , Bo ) AND "
+                                   "blick . agent ( x _ 2 , x _ 5 )")])  # fmt: skip
+        assert ("blick", ("agent", "theme")) in frames_of(passive)
+        assert vocab.unseen_frames(passive) == 0
+        (odd,) = self.graphs([("a dax slept Bo", "DAX ( x _ 1 ) AND sleep . agent ( x _ 2 , x _ 1 )"
+                                                 " AND sleep . theme ( x _ 2 , Bo )")])  # fmt: skip
+        assert vocab.unseen_frames(odd) == 1  # sleep never takes a theme in training
+        (new,) = self.graphs([("a wug slept", "WUG ( x _ 1 ) AND sleep . agent ( x _ 2 , x _ 1 )")])
+        assert vocab.unseen_frames(new) == 0  # a predicate training never shows: no prior
+        assert StructureVocab(["<pad>"], ["<pad>"], []).unseen_frames(odd) == 0  # no prior
+
+    def test_a_checkpoint_without_frames_reads_them_from_its_training_pairs(self):
+        from hartflow.hybrid.structure_run import with_frames
+
+        train = [(tuple(c.split()), tuple(o.split())) for c, o in self.PAIRS]
+        config = {"vocab": {"words": []}}
+        got = with_frames(config, train)["vocab"]["frames"]
+        assert got["sleep"] == [["agent"]] and len(got) == 3
+        saved = {"vocab": {"frames": {"x": [["y"]]}}}
+        assert with_frames(saved, train) is saved  # as saved
+
+
 def test_without_hypothesis_input_the_memory_only_competes(lf_files, tmp_path):
     """--no-hypothesis-input: the refiner reads the HRR lexicon alone, so its answers do not
     change with the memory's hypotheses, which stay the selector's other candidate."""
@@ -578,6 +623,14 @@ class TestEnsemble:
         assert self.vote([self.A, self.B], None, wider) == (("H", "0"), "hybrid 0")
         assert self.vote([self.A, self.B], self.M)[0] == ("H", "0")  # equal: the first member
 
+    def test_a_frame_training_never_shows_goes_first(self):
+        # member 0: fewer repairs, but a predicate in a frame training never shows it with
+        feats = [[{"unseen_frames": 1.0, "repairs": 0.0, "slot_margin": 9.0}],
+                 [{"unseen_frames": 0.0, "repairs": 2.0, "slot_margin": 0.1}]]  # fmt: skip
+        assert self.vote([self.A, self.B], self.M, feats) == (("H", "1"), "hybrid 1")
+        feats[1][0]["unseen_frames"] = 1.0  # equal frames: fewer repairs decide
+        assert self.vote([self.A, self.B], self.M, feats) == (("H", "0"), "hybrid 0")
+
     def test_a_tie_between_winners_goes_to_the_surest_member(self):
         feats = [[{"repairs": 1.0}], [{"repairs": 1.0}], [{"repairs": 0.0}]]
         # A: members 0 and 1; C: member 2 and the memory; member 2 is surest
@@ -645,6 +698,10 @@ class TestEnsemble:
 
         got = [_answer_member(f, *[None] * 6, 8, "cpu", None, True) for f in member_folders(out)]
         data, anchors = got[0]["data"], load_anchors(got[0]["config"])
+        from hartflow.hybrid.evaluation import load_refiner
+
+        assert load_refiner(out / "member-0")[3]["vocab"]["frames"]  # saved with the checkpoint
+        assert all("unseen_frames" in f for g in got for f in g["features"])
         memory = [memory_answer(c, h, anchors)
                   for (c, _), h in zip(data.test, data.test_hyps, strict=True)]  # fmt: skip
         voted, _ = vote(
