@@ -195,8 +195,8 @@ class StructureVocab:
                    list(obj.get("token_class", [])), dict(obj.get("frames", {})))  # fmt: skip
 
     def unseen_frames(self, graph: Graph) -> int:
-        """How many of `graph`'s nodes have a predicate that training shows, but never with this
-        node's frame (`frames_of`); 0 without the prior."""
+        """How many of `graph`'s nodes have a relational predicate (`predicate_frames`) that
+        training shows, but never with this node's frame (`frames_of`); 0 without the prior."""
         if not self.frame_set:
             return 0
         return sum(pred in self.frame_set and frame not in self.frame_set[pred]
@@ -246,14 +246,19 @@ def frames_of(graph: Graph) -> list[tuple[str, tuple[str, ...]]]:
 
 
 def predicate_frames(graphs: Iterable[Graph | None]) -> dict[str, list[list[str]]]:
-    """Per predicate, the frames (`frames_of`) the graphs show it with (None graphs skipped):
-    the decoder's frame prior, read from the training pairs."""
+    """Per relational predicate, the frames (`frames_of`) the graphs show it with (None graphs
+    skipped): the frame prior, read from the training pairs. A predicate is relational where
+    the graphs show it only through its roles, never with a unary conjunct or a definite marker
+    (a verb): its roles are its meaning, so a frame it never takes is suspect. A predicate that
+    does stand alone (a noun) takes its modifiers freely and has no entry."""
     found: dict[str, set[tuple[str, ...]]] = {}
+    alone: set[str] = set()
     for g in graphs:
         if g is not None:
             for pred, frame in frames_of(g):
                 found.setdefault(pred, set()).add(frame)
-    return {p: [list(f) for f in sorted(fs)] for p, fs in found.items()}
+            alone.update(n.pred for n in g.nodes if n.pred is not None and (n.unary or n.definite))
+    return {p: [list(f) for f in sorted(fs)] for p, fs in found.items() if p not in alone}
 
 
 @dataclass

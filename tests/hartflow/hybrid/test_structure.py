@@ -497,8 +497,8 @@ class TestFramePrior:
         from hartflow.hybrid.structure import frames_of, predicate_frames
 
         frames = predicate_frames([*self.graphs(self.PAIRS), None])
-        assert frames == {"DAX": [[]], "blick": [["agent", "theme"], ["theme"]],
-                          "sleep": [["agent"]]}  # fmt: skip
+        # DAX stands alone (a unary conjunct): a noun's modifiers are free, no entry
+        assert frames == {"blick": [["agent", "theme"], ["theme"]], "sleep": [["agent"]]}
         vocab = StructureVocab(["<pad>"], ["<pad>"], [], frames=frames)
         assert StructureVocab.from_json(vocab.to_json()).frames == frames
         # the frame is the roles, not their sides: a passive with an agent is the active's frame
@@ -512,6 +512,9 @@ class TestFramePrior:
         assert vocab.unseen_frames(odd) == 1  # sleep never takes a theme in training
         (new,) = self.graphs([("a wug slept", "WUG ( x _ 1 ) AND sleep . agent ( x _ 2 , x _ 1 )")])
         assert vocab.unseen_frames(new) == 0  # a predicate training never shows: no prior
+        (pp,) = self.graphs([("a dax on Bo slept", "DAX ( x _ 1 ) AND DAX . nmod . on "
+                              "( x _ 1 , Bo ) AND sleep . agent ( x _ 4 , x _ 1 )")])
+        assert vocab.unseen_frames(pp) == 0  # a noun with a modifier it never had: free
         assert StructureVocab(["<pad>"], ["<pad>"], []).unseen_frames(odd) == 0  # no prior
 
     def test_a_checkpoint_without_frames_reads_them_from_its_training_pairs(self):
@@ -520,7 +523,7 @@ class TestFramePrior:
         train = [(tuple(c.split()), tuple(o.split())) for c, o in self.PAIRS]
         config = {"vocab": {"words": []}}
         got = with_frames(config, train)["vocab"]["frames"]
-        assert got["sleep"] == [["agent"]] and len(got) == 3
+        assert got["sleep"] == [["agent"]] and len(got) == 2
         saved = {"vocab": {"frames": {"x": [["y"]]}}}
         assert with_frames(saved, train) is saved  # as saved
 
