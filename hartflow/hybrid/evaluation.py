@@ -409,8 +409,9 @@ def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
     if unknown:
         raise HartFlowError(f"unknown words for this checkpoint: {', '.join(unknown)}")
     hyps, data = None, None
-    old_structure = config["kind"] == "structure-refiner" and "presence" not in config["vocab"]
-    if cfg.mode == "hybrid" or old_structure:  # an old checkpoint counts its word prior
+    old_structure = config["kind"] == "structure-refiner" and not {"presence", "frames"} <= set(
+        config["vocab"])  # fmt: skip
+    if cfg.mode == "hybrid" or old_structure:  # an old checkpoint counts its priors
         trm = TrainConfig.from_json({**cfg.to_json(), "mode": "trm"})
         data = prepare(trm, out=Path("."), augment=False)
     if cfg.mode == "hybrid":
@@ -421,9 +422,10 @@ def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
         for h in (hyps[0] if hyps else [])
     ]
     if config["kind"] == "structure-refiner":
-        from hartflow.hybrid.structure_run import structure_trace, with_word_prior
+        from hartflow.hybrid.structure_run import structure_trace, with_frames, with_word_prior
 
-        config = with_word_prior(config, data.train) if old_structure else config
+        if old_structure:
+            config = with_frames(with_word_prior(config, data.train), data.train)
         traced = structure_trace(model, config, words, hyps[0] if hyps else None)
         return {"command": command, "mode": cfg.mode, "refiner": "structure",
                 "hypotheses": shown, **traced}  # fmt: skip

@@ -3,6 +3,7 @@ labels and decoding, training that learns, evaluation, resume, CLI."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -719,6 +720,17 @@ class TestEnsemble:
         assert ev["answer_sources"].get("vote", 0) > 0
         trace = decode_trace(out, " ".join(data.test[0][0]))
         assert len(trace["members"]) == 2 and trace["answer"] == " ".join(voted[0])
+        # a checkpoint saved before the frame prior reads it from its training pairs
+        (saved,) = (out / "member-0").glob("checkpoints/*/config.json")
+        old = json.loads(saved.read_text())
+        del old["vocab"]["frames"]
+        saved.write_text(json.dumps(old))  # as an older checkpoint wrote it, digest included
+        state = json.loads((saved.parent / "state.json").read_text())
+        state["files"]["config.json"] = hashlib.sha256(saved.read_bytes()).hexdigest()
+        (saved.parent / "state.json").write_text(json.dumps(state))
+        again = decode_trace(out, " ".join(data.test[0][0]))
+        assert again["members"][0]["features"] == trace["members"][0]["features"]
+        assert "unseen_frames" in again["members"][0]["features"]
         sequence = config(lf_files, tmp_path, members=2, refiner_kind="sequence", max_steps=2)
         from hartflow.errors import HartFlowError
 
