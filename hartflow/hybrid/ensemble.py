@@ -7,19 +7,19 @@ Every member cross-fits its own memory hypotheses, so members differ in their in
 their batches, their held-out pairs and their memory's random vectors (and, with `--max-train`,
 their training subset). On a 2-core machine two members cost the wall-clock time of one.
 
-The vote, per command. The candidates are every member's refiner answer (its decoded graph) and
-the memory's answer (member 0's memory, through the codec). An answer that two or more
-candidates give wins (several such: the most votes, then the most confident member's). Where no
-two agree, the most confident member's hybrid answer (its own selector's choice between its
-graph and the memory's) stands. A member's confidence in its answer: fewer predicates in a frame
-training never shows them with (the frame prior: a predicate's outgoing roles, read from the
-training graphs, `StructureVocab.frames`; a member that drops a verb's recipient, or gives an
-intransitive verb a theme, is less sure), then fewer decoder repairs (slots the decoder could not
-fill as predicted), then a wider slot margin. The rule names no task. Repairs and margin were
-chosen on the two benchmark seeds' generalisation answers among six confidence orders (halting
-probability, slot margin, label margin, the smaller margin, repairs, repairs then slot margin);
-the frame prior was put first after reading one SLOG ensemble's generalisation errors; both were
-then measured on ensembles trained afterwards (README).
+The vote, per command. The candidates are every member's refiner answer (its decoded graph) and the
+memory's answer (member 0's memory, through the codec). An answer that two or more candidates give
+wins (several such: the most votes, then the most confident member's). Where no two agree, the most
+confident member's hybrid answer (its own selector's choice between its graph and the memory's)
+stands. A member's confidence in its answer: fewer predicates in a frame training never shows them
+with (the frame prior: a predicate's outgoing roles, read from the training graphs,
+`StructureVocab.frames`; a member that drops one of a verb's roles, or gives a verb a role training
+never gives it, is less sure), then fewer decoder repairs (slots the decoder could not fill as
+predicted), then a wider slot margin. The rule names no task. Repairs and margin were chosen on the
+two benchmark seeds' generalisation answers among six confidence orders (halting probability, slot
+margin, label margin, the smaller margin, repairs, repairs then slot margin); the frame prior was
+put first after reading one SLOG ensemble's generalisation errors; both were then measured on
+ensembles trained afterwards (README).
 """
 
 from __future__ import annotations

@@ -236,8 +236,8 @@ def word_presence(pairs: Sequence[tuple[Tokens, Tokens]],
 
 def frames_of(graph: Graph) -> list[tuple[str, tuple[str, ...]]]:
     """(predicate, frame) of every node with a predicate: its frame is the sorted roles of its
-    outgoing edges (role paths joined by " . ", a role twice where it has two such edges), so a
-    verb that takes an agent and a theme has the frame ("agent", "theme") on either side."""
+    outgoing edges (role paths joined by " . ", a role twice where it has two such edges), the
+    same whichever side each target stands on."""
     roles: dict[int, list[str]] = {}
     for e in graph.edges:
         roles.setdefault(e.head, []).append(" . ".join(e.role))
