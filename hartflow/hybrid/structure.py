@@ -236,7 +236,7 @@ def word_presence(pairs: Sequence[tuple[Tokens, Tokens]],
 
 def frames_of(graph: Graph) -> list[tuple[str, tuple[str, ...]]]:
     """(predicate, frame) of every node with a predicate: its frame is the sorted roles of its
-    outgoing edges (role paths joined by " . ", a role twice where it has two such edges), the
+    outgoing edges (role paths joined by " . ", a role repeated where it has two such edges), the
     same whichever side each target stands on."""
     roles: dict[int, list[str]] = {}
     for e in graph.edges:
