@@ -133,7 +133,7 @@ class StructureVocab:
     presence: dict[str, list[int]] = field(default_factory=dict)
     # per output token, how training shows it: bit 0 as a predicate, bit 1 as a constant
     token_class: list[int] = field(default_factory=list)
-    # per predicate, the frames (its node's outgoing roles) training shows it with (prior)
+    # per relational predicate, the frames (outgoing roles) training shows it with (prior)
     frames: dict[str, list[list[str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
