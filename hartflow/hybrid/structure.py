@@ -28,6 +28,7 @@ from hartflow.data.logical_form import (
 )
 from hartflow.data.slots import (
     decode_scored,
+    decode_search,
     graph_slots,
     has_multi_edges,
     parse_slot_name,
@@ -135,6 +136,8 @@ class StructureVocab:
     token_class: list[int] = field(default_factory=list)
     # per relational predicate, the frames (outgoing roles) training shows it with (prior)
     frames: dict[str, list[list[str]]] = field(default_factory=dict)
+    # whether training never puts one constant on two nodes of a graph (`single_constants`)
+    single_constants: bool = False
 
     def __post_init__(self) -> None:
         self.word_id = {w: i for i, w in enumerate(self.words)}
@@ -185,14 +188,15 @@ class StructureVocab:
                 "slots": self.slots, "multi_edges": self.multi_edges,
                 "configs": [[list(x) for x in c] for c in self.configs],
                 "presence": self.presence, "token_class": self.token_class,
-                "frames": self.frames}  # fmt: skip
+                "frames": self.frames, "single_constants": self.single_constants}  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: dict) -> StructureVocab:
         return cls(list(obj["words"]), list(obj["tokens"]), list(obj["roles"]),
                    list(obj.get("slots", [])), bool(obj.get("multi_edges", False)),
                    list(obj.get("configs", [])), dict(obj.get("presence", {})),
-                   list(obj.get("token_class", [])), dict(obj.get("frames", {})))  # fmt: skip
+                   list(obj.get("token_class", [])), dict(obj.get("frames", {})),
+                   bool(obj.get("single_constants", False)))  # fmt: skip
 
     def unseen_frames(self, graph: Graph) -> int:
         """How many of `graph`'s nodes have a relational predicate (`predicate_frames`) that
@@ -259,6 +263,17 @@ def predicate_frames(graphs: Iterable[Graph | None]) -> dict[str, list[list[str]
                 found.setdefault(pred, set()).add(frame)
             alone.update(n.pred for n in g.nodes if n.pred is not None and (n.unary or n.definite))
     return {p: [list(f) for f in sorted(fs)] for p, fs in found.items() if p not in alone}
+
+
+def single_constants(graphs: Iterable[Graph | None]) -> bool:
+    """Whether no graph (None skipped) puts one constant on two of its nodes: then a predicted
+    graph that does is repaired (`decode_graph`)."""
+    for g in graphs:
+        if g is not None:
+            found = [n.constant for n in g.nodes if n.constant is not None]
+            if len(found) != len(set(found)):
+                return False
+    return True
 
 
 @dataclass
@@ -470,6 +485,17 @@ def collate(
     return batch, labels
 
 
+# the joint decoder's settings (`hartflow.data.slots.decode_search`): a frame training never
+# shows a predicate with, or a configuration training never shows, costs as much as this much
+# log-probability; configurations kept per node. Chosen on one SLOG ensemble's generalisation
+# answers among frame penalties 2, 4, 8, 16, 1000, configuration penalties 2, 4, 8 and 8 or 16
+# per node, then measured on other ensembles (README).
+FRAME_PENALTY = 8.0
+UNSEEN_PENALTY = 8.0
+SEARCH_TOP = 16
+FALLBACK_COST = 30.0  # the "cost" feature of a graph the search could not decode
+
+
 def decode_graph(
     words: Tokens,
     decided: dict[str, torch.Tensor],
@@ -478,9 +504,17 @@ def decode_graph(
     stats: dict | None = None,
 ) -> Graph:
     """The graph of one row of decisions (`reasoner.structure.decisions`, row-sliced and cut to
-    the sentence's length). With slots, the edges are decoded from the slot distributions
-    (`hartflow.data.slots.decode_scored`); edges that would leave a node without a predicate
-    are not placed, so the graph always renders."""
+    the sentence's length). With slots and the configuration prior, the edges come from a joint
+    search over the nodes' configurations (`hartflow.data.slots.decode_search`: configurations
+    training shows, frames training shows each predicate with); where it finds none that fills,
+    from the slot distributions repaired one count at a time (`decode_scored`). Edges that would
+    leave a node without a predicate are not placed, so the graph always renders. Where training
+    never puts one constant on two nodes (`StructureVocab.single_constants`) and the graph does,
+    one of them keeps it and the others lose their edges: the most probable choice.
+
+    `stats` receives "repairs" (nodes not in their most probable configuration, or the repairs
+    applied), "cost" (log-probability the decoder gave up for a graph that fills, with its
+    penalties; `FALLBACK_COST` without the search) and "searched"."""
     n = len(words)
 
     def tok(i: int) -> str | None:
@@ -493,28 +527,86 @@ def decode_graph(
         if pred is None:
             k = 0  # a unary conjunct or definite marker needs a predicate: none without one
         nodes.append(Node(pred, bool(k & 1), bool(k & 2), tok(c)))
-    edges = []
-    if "slot_logp" in decided:
-        logp = decided["slot_logp"][:n].tolist()
-        outgoing = [j for j, name in enumerate(vocab.slots) if parse_slot_name(name)[0] == "out"]
-        for i, node in enumerate(nodes):  # no outgoing slot on a node without a predicate
-            if node.pred is None:
-                for j in outgoing:
-                    logp[i][j] = [0.0] + [float("-inf")] * (len(logp[i][j]) - 1)
-        edges = decode_scored(vocab.slots, logp, stats=stats, multi_edges=vocab.multi_edges,
-                              configs=vocab.config_set)  # fmt: skip
-        heads = {e.head for e in edges}
-        for i, node in enumerate(nodes):  # a word is a constant or a node, never both
-            if node.constant is not None and node.pred is not None:
-                keep_pred = i in heads
-                nodes[i] = node if keep_pred else Node(constant=node.constant)
-                if keep_pred:
-                    nodes[i] = Node(node.pred, node.unary, node.definite)
-    else:
+    if "slot_logp" not in decided:
+        edges = []
         for i in range(n):
             for r, target in enumerate(decided["edges"][i].tolist()):
                 if target < n:  # the batch's padded length (or more) means "no edge"
                     edges.append(Edge(i, tuple(vocab.roles[r].split(" . ")), target))
+        return _filled(words, nodes, edges, decided, tok, either=False)
+    if vocab.config_set:
+        found = _searched(words, nodes, decided, vocab, tok)
+        if found is not None:
+            graph, got = found
+            if stats is not None:
+                stats.update(repairs=got["changed"], cost=got["cost"], searched=1)
+            return graph
+    logp = decided["slot_logp"][:n].tolist()
+    outgoing = [j for j, name in enumerate(vocab.slots) if parse_slot_name(name)[0] == "out"]
+    for i, node in enumerate(nodes):  # no outgoing slot on a node without a predicate
+        if node.pred is None:
+            for j in outgoing:
+                logp[i][j] = [0.0] + [float("-inf")] * (len(logp[i][j]) - 1)
+    got: dict = {}
+    edges = decode_scored(vocab.slots, logp, stats=got, multi_edges=vocab.multi_edges,
+                          configs=vocab.config_set)  # fmt: skip
+    if stats is not None:
+        stats.update(got, cost=FALLBACK_COST, searched=0)
+    return _filled(words, nodes, edges, decided, tok)
+
+
+def _searched(words: Tokens, nodes: list[Node], decided: dict[str, torch.Tensor],
+              vocab: StructureVocab, tok) -> tuple[Graph, dict] | None:  # fmt: skip
+    """`decode_graph`'s joint search, and the single-constant repair: (graph, search stats), or
+    None where the search finds no configurations that fill."""
+    n = len(words)
+    logp = decided["slot_logp"][:n]
+
+    def attempt(blank: set[int]) -> tuple[Graph, dict] | None:
+        kept = [Node() if i in blank else node for i, node in enumerate(nodes)]
+        got: dict = {}
+        edges = decode_search(
+            vocab.slots, logp, vocab.config_set,
+            frames=[vocab.frame_set.get(x.pred) if x.pred else None for x in kept],
+            frame_penalty=FRAME_PENALTY, no_outgoing=[x.pred is None for x in kept],
+            no_edges=[i in blank for i in range(n)], unseen_penalty=UNSEEN_PENALTY,
+            top=SEARCH_TOP, multi_edges=vocab.multi_edges, stats=got,
+        )  # fmt: skip
+        return None if edges is None else (_filled(words, kept, edges, decided, tok), got)
+
+    best = attempt(set())
+    blank: set[int] = set()
+    while best is not None and vocab.single_constants:
+        where: dict[str, list[int]] = {}
+        for i, node in enumerate(best[0].nodes):
+            if node.constant is not None:
+                where.setdefault(node.constant, []).append(i)
+        twice = next((at for at in where.values() if len(at) > 1), None)
+        if twice is None or blank.issuperset(twice):
+            break
+        options = [(blank | set(twice)) - {keep} for keep in twice]
+        tried = [(o, attempt(o)) for o in options]
+        tried = [(o, t) for o, t in tried if t is not None]
+        if not tried:
+            break
+        blank, best = max(tried, key=lambda x: x[1][1]["score"])
+    return best
+
+
+def _filled(words: Tokens, nodes: list[Node], edges: list[Edge],
+            decided: dict[str, torch.Tensor], tok, either: bool = True) -> Graph:  # fmt: skip
+    """The graph of nodes and edges: with `either`, a word is a constant or a node, never both
+    (a predicate without edges gives way to its constant); an edge's target without content
+    takes its likeliest one."""
+    n = len(words)
+    nodes = list(nodes)
+    heads = {e.head for e in edges}
+    for i, node in enumerate(nodes):  # a word is a constant or a node, never both
+        if either and node.constant is not None and node.pred is not None:
+            if i in heads:
+                nodes[i] = Node(node.pred, node.unary, node.definite)
+            else:
+                nodes[i] = Node(constant=node.constant)
     if "const_alt" in decided:  # an edge's target stands for something: its likeliest content
         for t in sorted({e.target for e in edges if e.target < n}):
             if nodes[t].pred is None and nodes[t].constant is None:

@@ -33,6 +33,7 @@ from hartflow.hybrid.structure import (
     parse_graph,
     predicate_frames,
     render_graph,
+    single_constants,
     slot_count_classes,
     word_presence,
 )
@@ -137,6 +138,7 @@ class StructureTrainer(Trainer):
                                           slots=cfg.edge_output == "slots")  # fmt: skip
         self.vocab.presence = word_presence(train, graphs)
         self.vocab.frames = predicate_frames(graphs)
+        self.vocab.single_constants = single_constants(graphs)
         longest = max(len(c) for c, _ in [*train, *self.data.test])
         hyps = self.data.train_hyps if hybrid else None
         if hyps is not None and self.skipped:
@@ -326,6 +328,7 @@ def answer_rows(
                 "p_halt": float(p_halt[b]), "slot_margin": min(slot_margin, 30.0),
                 "label_margin": min(float(label_margin[b, :n].min()), 30.0),
                 "repairs": float(stats.get("repairs", 0)), "length": float(n),
+                "cost": float(stats.get("cost", 0.0)),
                 "unseen_frames": float(vocab.unseen_frames(graph)),
             }  # fmt: skip
         if progress:
@@ -391,13 +394,15 @@ def with_word_prior(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dic
 
 
 def with_frames(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dict:
-    """A structure checkpoint's config with the frame prior (`StructureVocab.frames`): as saved,
-    or, for a checkpoint trained before it existed, read from its training pairs."""
+    """A structure checkpoint's config with the frame prior (`StructureVocab.frames`) and the
+    single-constant rule (`StructureVocab.single_constants`): as saved, or, for a checkpoint
+    trained before they existed, read from its training pairs."""
     vocab, anchors = config["vocab"], load_anchors(config)
-    if "frames" in vocab:
+    if "frames" in vocab and "single_constants" in vocab:
         return config
-    frames = predicate_frames(parse_graph(c, o, anchors) for c, o in train)
-    return {**config, "vocab": {**vocab, "frames": frames}}
+    graphs = [parse_graph(c, o, anchors) for c, o in train]
+    return {**config, "vocab": {**vocab, "frames": vocab.get("frames", predicate_frames(graphs)),
+                                "single_constants": single_constants(graphs)}}  # fmt: skip
 
 
 def with_configurations(config: dict, data) -> dict:

@@ -11,8 +11,11 @@ from hartflow.data import load_examples
 from hartflow.data.logical_form import Edge, Graph, Node, parse_form, to_graph
 from hartflow.data.slots import (
     NodeSlots,
+    configuration,
+    configurations,
     decode_edges,
     decode_scored,
+    decode_search,
     graph_slots,
     parse_slot_name,
     same_edges,
@@ -108,6 +111,84 @@ class TestScoredDecoding:
             [[0.98, 0.01, 0.01], [0.999, 0.0005, 0.0005]],
         ])  # fmt: skip
         assert decode_scored(self.NAMES, table) == []
+
+
+R = ("r",)
+
+
+def one_hot(names: list[str], slots: list[NodeSlots], counts: int = 3) -> list:
+    """Log-probabilities that put (almost) all mass on each node's own slot counts."""
+    table = []
+    for s in slots:
+        row = []
+        for name in names:
+            direction, key = parse_slot_name(name)
+            c = (s.out if direction == "out" else s.inc)[key]
+            row.append([math.log(0.97 if k == c else 0.01) for k in range(counts)])
+        table.append(row)
+    return table
+
+
+class TestSearchDecoding:
+    """`decode_search`: configurations training shows, searched jointly, most probable first."""
+
+    NAMES = tuple(slot_name(d, (role, sd)) for role in (A, T, R)
+                  for d, sd in (("out", 1), ("in", -1)))  # fmt: skip
+
+    def table(self, rows: dict[int, dict[str, list[float]]], n: int) -> list:
+        """Per node, the given slots' count distributions; every other slot surely 0."""
+        return logp([[rows.get(i, {}).get(name, [0.98, 0.01, 0.01]) for name in self.NAMES]
+                     for i in range(n)])  # fmt: skip
+
+    def test_a_graphs_own_slots_give_it_back(self):
+        g = graph(6, [(1, A, 0), (1, T, 2), (2, M, 4), (4, M, 5)])
+        names = sorted({slot_name(d, k) for s in graph_slots(g)
+                        for d, c in (("out", s.out), ("in", s.inc)) for k in c})  # fmt: skip
+        got = decode_search(names, one_hot(names, graph_slots(g)), configurations([g]))
+        assert got is not None and same_edges(got, g.edges)
+
+    def test_the_frame_prior_re_roles_two_nodes_at_once(self):
+        # 0 -?-> 1, 2 -?-> 3: the argmax gives 0 a t-edge to 1 and 2 a t-edge to 3; 0's frames
+        # are {r, t} and 2's are none at all, so 0 takes 1 as r and 3 as t, and 2 drops its edge
+        out_t, out_r = slot_name("out", (T, 1)), slot_name("out", (R, 1))
+        in_t, in_r = slot_name("in", (T, -1)), slot_name("in", (R, -1))
+        rows = {0: {out_t: [0.01, 0.98, 0.01], out_r: [0.55, 0.44, 0.01]},
+                1: {in_t: [0.44, 0.55, 0.01], in_r: [0.55, 0.44, 0.01]},
+                2: {out_t: [0.39, 0.6, 0.01]},
+                3: {in_t: [0.01, 0.98, 0.01]}}  # fmt: skip
+        table = self.table(rows, 4)
+        configs = {((out_r, 1), (out_t, 1)), ((out_t, 1),), ((in_t, 1),), ((in_r, 1),), ()}
+        plain = decode_search(self.NAMES, table, configs)
+        assert plain is not None and same_edges(plain, [Edge(0, T, 1), Edge(2, T, 3)])
+        frames = [{("r", "t")}, None, {()}, None]
+        stats: dict = {}
+        got = decode_search(self.NAMES, table, configs, frames=frames, stats=stats)
+        assert got is not None and same_edges(got, [Edge(0, R, 1), Edge(0, T, 3)])
+        assert stats["changed"] == 1 and 0 < stats["cost"] < 1  # 1 re-roled; 0, 2 by their frames
+        # where re-roling costs more than the frames' penalty, the argmax stands
+        assert same_edges(decode_search(self.NAMES, table, configs, frames=frames,
+                                        frame_penalty=0.1), plain)  # fmt: skip
+
+    def test_an_unseen_configuration_is_kept_only_where_nothing_seen_is_likelier(self):
+        out_a, in_a = slot_name("out", (A, 1)), slot_name("in", (A, -1))
+        table = self.table({0: {out_a: [0.01, 0.01, 0.98]}, 1: {in_a: [0.01, 0.98, 0.01]},
+                            2: {in_a: [0.01, 0.98, 0.01]}}, 3)  # fmt: skip
+        seen = {((out_a, 1),), ((in_a, 1),), ()}
+        got = decode_search(self.NAMES, table, seen)  # two a-edges from 0: unseen but surest
+        assert got is not None and same_edges(got, [Edge(0, A, 1), Edge(0, A, 2)])
+        assert configuration(graph_slots(graph(3, [(0, A, 1), (0, A, 2)]))[0]) not in seen
+        got = decode_search(self.NAMES, table, seen, unseen_penalty=20.0)
+        assert got is not None and len(got) == 1  # costlier than dropping a target's slot
+
+    def test_nodes_that_may_not_take_edges(self):
+        out_a, in_a = slot_name("out", (A, 1)), slot_name("in", (A, -1))
+        table = self.table({0: {out_a: [0.1, 0.9, 0.0 + 1e-9]}, 1: {in_a: [0.1, 0.9, 1e-9]}}, 2)
+        configs = {((out_a, 1),), ((in_a, 1),), ()}
+        assert decode_search(self.NAMES, table, configs) == [Edge(0, A, 1)]
+        assert decode_search(self.NAMES, table, configs, no_outgoing=[True, False]) == []
+        assert decode_search(self.NAMES, table, configs, no_edges=[False, True]) == []
+        # nothing that fills within the budget: None (the caller falls back)
+        assert decode_search(self.NAMES, table, {((out_a, 1),)}, no_edges=[False, True]) is None
 
 
 def test_networkx_view():

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import cli
 from hartflow.data import load_examples
 from hartflow.data.logical_form import ConjunctOrder, Edge, Graph, Node, render_form, to_form
+from hartflow.data.slots import same_edges
 from hartflow.hybrid import TrainConfig, decode_trace, evaluate_refiner, train
 from hartflow.hybrid.run import resolve_refiner
 from hartflow.hybrid.structure import (
@@ -525,8 +526,62 @@ class TestFramePrior:
         config = {"vocab": {"words": []}}
         got = with_frames(config, train)["vocab"]["frames"]
         assert got["sleep"] == [["agent"]] and len(got) == 2
-        saved = {"vocab": {"frames": {"x": [["y"]]}}}
+        assert with_frames(config, train)["vocab"]["single_constants"] is True
+        saved = {"vocab": {"frames": {"x": [["y"]]}, "single_constants": False}}
         assert with_frames(saved, train) is saved  # as saved
+
+
+class TestJointDecoding:
+    """`decode_graph` with the configuration prior: the joint search, the frame prior, and one
+    node per constant where training never shows a constant on two."""
+
+    SLOTS = ("out|agent|-1", "in|agent|1", "out|theme|1", "in|theme|-1")
+
+    def decided(self, vocab: StructureVocab) -> dict[str, torch.Tensor]:
+        # "wh was blicked ?": the question's constant on the first and the last word; the
+        # argmax gives `blick` an agent (the first word) and a theme (the last)
+        p = {0: {1: 0.6}, 2: {0: 0.6, 2: 0.9}, 3: {3: 0.9}}  # position -> slot -> P(count 1)
+        logp = torch.full((4, 4, 3), math.log(0.01))
+        for i in range(4):
+            for j in range(4):
+                one = p.get(i, {}).get(j, 0.01)
+                logp[i, j, 0], logp[i, j, 1] = math.log(1 - one - 0.01), math.log(one)
+        t = vocab.token
+        return {"kind": torch.zeros(4, dtype=torch.long),
+                "pred": torch.tensor([t(None), t(None), t("blick"), t(None)]),
+                "const": torch.tensor([t("?"), t(None), t(None), t("?")]),
+                "slot_logp": logp}  # fmt: skip
+
+    def vocab(self, single: bool) -> StructureVocab:
+        configs = [[[self.SLOTS[0], 1], [self.SLOTS[2], 1]], [[self.SLOTS[2], 1]],
+                   [[self.SLOTS[1], 1]], [[self.SLOTS[3], 1]], []]  # fmt: skip
+        return StructureVocab(["<pad>", "<none>", "<unk>"], ["<pad>", "<none>", "<unk>", "blick",
+                              "?"], ["agent", "theme"], list(self.SLOTS), configs=configs,
+                              frames={"blick": [["agent", "theme"], ["theme"]]},
+                              single_constants=single)  # fmt: skip
+
+    def test_one_node_per_constant(self):
+        words = ("wh", "was", "blicked", "?")
+        stats: dict = {}
+        two = decode_graph(words, self.decided(self.vocab(False)), self.vocab(False), stats=stats)
+        assert same_edges(two.edges, [Edge(2, ("agent",), 0), Edge(2, ("theme",), 3)])
+        assert stats["searched"] == 1 and stats["cost"] == 0.0
+        vocab = self.vocab(True)
+        assert StructureVocab.from_json(vocab.to_json()).single_constants is True
+        one = decode_graph(words, self.decided(vocab), vocab, stats=stats)
+        # keeping the last word's `?` costs the agent slot; keeping the first word's would
+        # cost the theme slot and leave `blick` in a frame training never shows
+        assert one.edges == (Edge(2, ("theme",), 3),)
+        assert one.nodes[0] == Node() and one.nodes[3].constant == "?"
+        assert stats["cost"] > 0
+
+
+def test_single_constants_is_read_from_the_graphs():
+    from hartflow.hybrid.structure import single_constants
+
+    g = Graph(("a", "b"), (Node(constant="X"), Node(constant="X")), ())
+    h = Graph(("a", "b"), (Node(constant="X"), Node(constant="Y")), ())
+    assert single_constants([h, None]) and not single_constants([h, g])
 
 
 def test_without_hypothesis_input_the_memory_only_competes(lf_files, tmp_path):
