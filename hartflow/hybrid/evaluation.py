@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from hartflow.checkpoint import latest_checkpoint, load_checkpoint, read_config
-from hartflow.data.logical_form import conjunct_set
+from hartflow.data.logical_form import ConjunctOrder, conjunct_set
 from hartflow.data.slog_metric import official_match
 from hartflow.errors import HartFlowError
 from hartflow.hybrid.anchoring import load_anchors
@@ -206,13 +206,13 @@ def evaluate_refiner(
 def _answer_member(
     checkpoint: str | Path, task, split, data_dir, train, test, mode, batch_size, device,
     max_test, word_prior, threads: int | None = None, sample_seed: int | None = None, *,
-    report=None,
+    report=None, keep_rows: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """One checkpoint's answers to its test set: the hybrid's (`answers`, `sources`), the refiner's
     alone (`raw`), the halting rule's (`halting`), the selector's features, and what scoring
     needs (`cfg`, `config`, `run_cfg`, `data`, `selector`, `shape`). `report(done, total)`
     follows the answering; `max_test` samples the test set by `sample_seed` (the run's seed by
-    default)."""
+    default); `keep_rows` adds every command's decisions (`rows`, for the product decoding)."""
     if threads is not None:
         torch.set_num_threads(threads)
     progress = report
@@ -254,9 +254,10 @@ def _answer_member(
         if not word_prior:  # counts present but empty: no prior, none counted on loading
             config = {**config, "vocab": {**config["vocab"], "presence": {}}}
 
+        rows: list | None = [] if keep_rows else None
         raw, features = structure_answers(
             model, config, commands, data.test_hyps, batch_size=batch_size, device=device,
-            progress=progress,
+            progress=progress, keep=rows,
         )  # fmt: skip
         selector = Selector.from_json(config.get("selector"))
         answers, sources = hybrid_answers(
@@ -279,7 +280,7 @@ def _answer_member(
            "answers": [preds[i] for i in range(len(commands))]}  # fmt: skip
     if config["kind"] == "structure-refiner":
         out.update(raw=raw, features=features, sources=sources, halting=halting,
-                   selector=selector.to_json())  # fmt: skip
+                   selector=selector.to_json(), rows=rows)  # fmt: skip
     else:
         out.update(raw=out["answers"], features=None, sources=None, halting=None, selector=None)
     return out
@@ -308,7 +309,8 @@ def _structure_members(folders: list[Path]) -> list[dict]:
 def _answer_for_vote(*args: Any, report=None) -> dict[str, Any]:
     """`_answer_member` in a member's process, its data cut to what the vote reads (the test
     pairs, categories and hypotheses), so that little travels back."""
-    got = _answer_member(*args, report=lambda d, t: report((d, t)) if report else None)
+    got = _answer_member(*args, report=lambda d, t: report((d, t)) if report else None,
+                         keep_rows=True)  # fmt: skip
     got["data"] = replace(got["data"], train=[], train_hyps=None, augmented=[],
                           augmented_hyps=None)  # fmt: skip
     return got
@@ -348,6 +350,7 @@ def _answer_ensemble(
         [g["features"] for g in got],
         memory,
     )
+    answers, sources = product_answers(commands, answers, sources, got)
     slog = first["run_cfg"].task == "slog" and first["run_cfg"].train_file is None
     members = []
     for f, g in zip(folders, got, strict=True):
@@ -361,10 +364,38 @@ def _answer_ensemble(
                 for i in range(len(gold)))  # fmt: skip
     config = {**first["config"], "parameters": sum(c.get("parameters") or 0 for c in configs)}
     ensemble = {**first, "config": config, "answers": answers, "sources": sources, "raw": None,
+                "rows": None,
                 "halting": None,
                 "selector": {"vote": "members' graphs + memory; else the surest member's hybrid",
                              "members_agree": agree / len(gold)}}  # fmt: skip
     return ensemble, members
+
+
+def product_answers(
+    commands: Sequence[Tokens], answers: list, sources: list[str], got: Sequence[dict[str, Any]]
+) -> tuple[list, list[str]]:
+    """Where no two of the vote's candidates agree, the members decode once more together: the
+    mean of their slot log-probabilities (a product of experts) decoded by the most confident
+    member's decoder, its labels and priors (`structure_run.product_graph`). Its answer, where it
+    renders, replaces the surest member's (source "product")."""
+    from hartflow.hybrid.ensemble import confidence
+    from hartflow.hybrid.structure import StructureVocab, render_graph
+    from hartflow.hybrid.structure_run import product_graph
+
+    if any(g.get("rows") is None for g in got):
+        return answers, sources
+    vocabs = [StructureVocab.from_json(g["config"]["vocab"]) for g in got]
+    orders = [ConjunctOrder.from_json(g["config"]["order"]) for g in got]
+    answers, sources = list(answers), list(sources)
+    for i, source in enumerate(sources):
+        if source == "vote":
+            continue
+        lead = max(range(len(got)), key=lambda k: confidence(got[k]["features"][i]))
+        graph = product_graph(commands[i], [g["rows"][i] for g in got], vocabs, lead)
+        answer = render_graph(graph, orders[lead])
+        if answer is not None:
+            answers[i], sources[i] = answer, "product"
+    return answers, sources
 
 
 def _sequence_answers(

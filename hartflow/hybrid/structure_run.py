@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import torch
 
-from hartflow.data.logical_form import ConjunctOrder
+from hartflow.data.logical_form import ConjunctOrder, Graph
 from hartflow.data.slots import configurations
 from hartflow.errors import HartFlowError
 from hartflow.hybrid.anchoring import Anchoring, Anchors, induce_anchoring, load_anchors, reanchor
@@ -300,10 +301,13 @@ def answer_rows(
     batch_size: int = 128,
     device: str = "cpu",
     progress=None,
+    keep: list | None = None,
 ) -> tuple[list[Tokens | None], list[dict[str, float]]]:
     """The refiner's answer to every command (None where its graph is ill-formed), and the
     selector's features of it (`hartflow.hybrid.selector.FEATURES` less the memory's score):
-    the halting probability, the weakest slot and label margins, the decoder's repairs."""
+    the halting probability, the weakest slot and label margins, the decoder's repairs and
+    cost. `keep` (a list) receives every command's decisions as numpy arrays (`decode_graph`
+    reads them; slot log-probabilities in float16), for an ensemble's product decoding."""
     by_len = sorted(range(len(items)), key=lambda i: len(commands[i]))
     presence = vocab.presence_bias()
     answers: list[Tokens | None] = [None] * len(items)
@@ -318,6 +322,9 @@ def answer_rows(
         for b, i in enumerate(idx):
             n = len(commands[i])
             row = {k: v[b, :n] for k, v in decided.items()}
+            if keep is not None:
+                keep.append((i, {k: (v.half() if k == "slot_logp" else v).numpy().copy()
+                                 for k, v in row.items()}))  # fmt: skip
             stats: dict = {}
             graph = decode_graph(commands[i], row, vocab, stats=stats)
             answers[i] = render_graph(graph, order)
@@ -333,7 +340,33 @@ def answer_rows(
             }  # fmt: skip
         if progress:
             progress(min(lo + batch_size, len(by_len)), len(by_len))
+    if keep is not None:  # in the commands' order
+        keep[:] = [row for _, row in sorted(keep, key=lambda x: x[0])]
     return answers, features
+
+
+def product_graph(words: Tokens, rows: Sequence[dict], vocabs: Sequence[StructureVocab],
+                  lead: int) -> Graph:  # fmt: skip
+    """The graph of several members' decisions on one command (`answer_rows`' `keep`): the
+    `lead` member's labels and decoder (its vocabulary's priors) over the mean of every member's
+    slot log-probabilities, matched by slot name (a slot or count another member lacks: the lead's
+    own log-probability)."""
+    row = dict(rows[lead])
+    own = np.asarray(row["slot_logp"], dtype=np.float32)
+    total = own.copy()
+    for k, other in enumerate(rows):
+        if k == lead:
+            continue
+        theirs = np.asarray(other["slot_logp"], dtype=np.float32)
+        column = {name: j for j, name in enumerate(vocabs[k].slots)}
+        aligned = own.copy()
+        for j, name in enumerate(vocabs[lead].slots):
+            if name in column:
+                c = min(own.shape[2], theirs.shape[2])
+                aligned[:, j, :c] = theirs[:, column[name], :c]
+        total += aligned
+    row["slot_logp"] = total / len(rows)
+    return decode_graph(words, row, vocabs[lead])
 
 
 def structure_answers(
@@ -345,9 +378,11 @@ def structure_answers(
     batch_size: int = 128,
     device: str = "cpu",
     progress=None,
+    keep: list | None = None,
 ) -> tuple[list[Tokens | None], list[dict[str, float]]]:
     """A structure checkpoint's graphs rendered (its vocabulary, conjunct order, translations),
-    and the selector's features of each (`answer_rows`, plus the memory's score)."""
+    and the selector's features of each (`answer_rows`, plus the memory's score); `keep` as
+    for `answer_rows`."""
     vocab = StructureVocab.from_json(config["vocab"])
     order = ConjunctOrder.from_json(config["order"])
     translations, anchors = config.get("translations", {}), load_anchors(config)
@@ -359,7 +394,7 @@ def structure_answers(
     ]  # fmt: skip
     answers, features = answer_rows(
         model, commands, items, vocab, order, batch_size=batch_size, device=device,
-        progress=progress,
+        progress=progress, keep=keep,
     )  # fmt: skip
     for i, f in enumerate(features):
         f["memory_score"] = float(hyps[i][0].score) if hyps and hyps[i] else 0.0
