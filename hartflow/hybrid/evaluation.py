@@ -22,6 +22,7 @@ from hartflow.hybrid.config import TrainConfig
 from hartflow.hybrid.data import K_CACHE, prepare
 from hartflow.hybrid.ensemble import member_folders, run_parallel, vote
 from hartflow.hybrid.hypotheses import build_reasoner, hypotheses_for
+from hartflow.hybrid.structure import StructureVocab
 from hartflow.hybrid.training import build_model
 from hartflow.hybrid.vocab import Vocab
 from hartflow.predictions import Prediction, official_scores, write_predictions
@@ -350,7 +351,11 @@ def _answer_ensemble(
         [g["features"] for g in got],
         memory,
     )
-    answers, sources = product_answers(commands, answers, sources, got)
+    answers, sources = product_answers(
+        commands, answers, sources, [g["rows"] for g in got], [g["features"] for g in got],
+        [StructureVocab.from_json(g["config"]["vocab"]) for g in got],
+        [ConjunctOrder.from_json(g["config"]["order"]) for g in got],
+    )  # fmt: skip
     slog = first["run_cfg"].task == "slog" and first["run_cfg"].train_file is None
     members = []
     for f, g in zip(folders, got, strict=True):
@@ -372,26 +377,36 @@ def _answer_ensemble(
 
 
 def product_answers(
-    commands: Sequence[Tokens], answers: list, sources: list[str], got: Sequence[dict[str, Any]]
-) -> tuple[list, list[str]]:
-    """Where no two of the vote's candidates agree, the members decode once more together: the
-    mean of their slot log-probabilities (a product of experts) decoded by the most confident
-    member's decoder, its labels and priors (`structure_run.product_graph`). Its answer, where it
-    renders, replaces the surest member's (source "product")."""
+    commands: Sequence[Tokens],
+    answers: Sequence[Tokens | None],
+    sources: Sequence[str],
+    rows: Sequence[Sequence[dict]],
+    features: Sequence[Sequence[dict[str, float]]],
+    vocabs: Sequence[Any],
+    orders: Sequence[ConjunctOrder],
+) -> tuple[list[Tokens | None], list[str]]:
+    """Where no two of the vote's candidates agree (source other than "vote"), the members
+    decode once more together: the mean of their slot log-probabilities (a product of experts)
+    decoded with the most confident member's labels, decoder and priors
+    (`structure_run.product_graph`). Its answer, where it renders, replaces the vote's (source
+    "product").
+
+    Args:
+        commands, answers, sources: the vote's answers and sources.
+        rows: per member, its decisions on every command (`answer_rows`' `keep`).
+        features: per member, its answers' features (the confidence reads them).
+        vocabs, orders: per member, its `StructureVocab` and conjunct order.
+    """
     from hartflow.hybrid.ensemble import confidence
-    from hartflow.hybrid.structure import StructureVocab, render_graph
+    from hartflow.hybrid.structure import render_graph
     from hartflow.hybrid.structure_run import product_graph
 
-    if any(g.get("rows") is None for g in got):
-        return answers, sources
-    vocabs = [StructureVocab.from_json(g["config"]["vocab"]) for g in got]
-    orders = [ConjunctOrder.from_json(g["config"]["order"]) for g in got]
     answers, sources = list(answers), list(sources)
     for i, source in enumerate(sources):
         if source == "vote":
             continue
-        lead = max(range(len(got)), key=lambda k: confidence(got[k]["features"][i]))
-        graph = product_graph(commands[i], [g["rows"][i] for g in got], vocabs, lead)
+        lead = max(range(len(rows)), key=lambda k: confidence(features[k][i]))
+        graph = product_graph(commands[i], [r[i] for r in rows], vocabs, lead)
         answer = render_graph(graph, orders[lead])
         if answer is not None:
             answers[i], sources[i] = answer, "product"
@@ -423,14 +438,15 @@ def _hyp_len(item) -> int:
     return len(item.hypotheses[0][0]) if item.hypotheses else 0
 
 
-def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
+def decode_trace(checkpoint: str | Path, command: str, *, _keep: bool = False) -> dict[str, Any]:
     """One command through the refiner: its hypotheses, then y decoded after every outer cycle
     of every supervision step, with the halting probability. An ensemble traces its first
-    member and answers by the members' vote (`members`: each one's answers)."""
+    member and answers as `evaluate_refiner` does: by the members' vote, else by their product
+    decoding (`members`: each one's answers)."""
     folders = member_folders(checkpoint)
     if folders is not None:
         _structure_members(folders)
-        return _ensemble_trace([decode_trace(f, command) for f in folders])
+        return _ensemble_trace([decode_trace(f, command, _keep=True) for f in folders])
     model, cfg, vocab, config = load_refiner(checkpoint)
     words = tuple(command.split())
     if not words:
@@ -440,8 +456,8 @@ def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
     if unknown:
         raise HartFlowError(f"unknown words for this checkpoint: {', '.join(unknown)}")
     hyps, data = None, None
-    old_structure = config["kind"] == "structure-refiner" and not {"presence", "frames"} <= set(
-        config["vocab"])  # fmt: skip
+    old_structure = config["kind"] == "structure-refiner" and not {
+        "presence", "frames", "single_constants"} <= set(config["vocab"])  # fmt: skip
     if cfg.mode == "hybrid" or old_structure:  # an old checkpoint counts its priors
         trm = TrainConfig.from_json({**cfg.to_json(), "mode": "trm"})
         data = prepare(trm, out=Path("."), augment=False)
@@ -457,7 +473,7 @@ def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
 
         if old_structure:
             config = with_frames(with_word_prior(config, data.train), data.train)
-        traced = structure_trace(model, config, words, hyps[0] if hyps else None)
+        traced = structure_trace(model, config, words, hyps[0] if hyps else None, keep=_keep)
         return {"command": command, "mode": cfg.mode, "refiner": "structure",
                 "hypotheses": shown, **traced}  # fmt: skip
     items = make_items(vocab, [words], None, hyps, k=cfg.k, hrr_dim=cfg.feature_dim, seed=cfg.seed)
@@ -483,16 +499,21 @@ def decode_trace(checkpoint: str | Path, command: str) -> dict[str, Any]:
 
 
 def _ensemble_trace(traces: list[dict[str, Any]]) -> dict[str, Any]:
-    """The members' traces of one command combined: the first member's trace, the vote's answer
-    and source, and every member's own answers."""
+    """The members' traces of one command combined: the first member's trace, the ensemble's
+    answer and source (`product_answers` after the vote), and every member's own answers."""
 
     def tokens(text: str | None) -> tuple[str, ...] | None:
         return None if text is None or text.startswith("(") else tuple(text.split())
 
+    kept = [t.pop("_product") for t in traces]
     (answer,), (source,) = vote(
         [[tokens(t["refiner_answer"])] for t in traces], [[tokens(t["answer"])] for t in traces],
         [[t["answer_source"]] for t in traces], [[t["features"]] for t in traces],
         [tokens(traces[0]["memory_answer"])],
+    )  # fmt: skip
+    (answer,), (source,) = product_answers(
+        [tuple(traces[0]["command"].split())], [answer], [source], [[r] for r, _, _ in kept],
+        [[t["features"]] for t in traces], [v for _, v, _ in kept], [o for _, _, o in kept],
     )  # fmt: skip
     members = [{k: t[k] for k in ("refiner_answer", "answer", "answer_source", "features")}
                for t in traces]  # fmt: skip

@@ -497,10 +497,12 @@ def graph_rows(command: Tokens, decided: dict[str, torch.Tensor], vocab: Structu
 
 
 def structure_trace(
-    model: StructureRefiner, config: dict, command: Tokens, hyps: list[Hypothesis] | None
-) -> dict[str, Any]:
+    model: StructureRefiner, config: dict, command: Tokens, hyps: list[Hypothesis] | None,
+    *, keep: bool = False,
+) -> dict[str, Any]:  # fmt: skip
     """One command through the structure refiner: the graph after every outer cycle of every
-    supervision step, with the halting probability, and the answer."""
+    supervision step, with the halting probability, and the answer. `keep` adds "_product":
+    the decisions, vocabulary and conjunct order an ensemble's product decoding reads."""
     vocab = StructureVocab.from_json(config["vocab"])
     order = ConjunctOrder.from_json(config["order"])
     item = make_item(command, vocab, translations=config.get("translations", {}),
@@ -522,10 +524,13 @@ def structure_trace(
     answer = render_graph(final["graph"], order)
     memory = memory_answer(command, hyps, load_anchors(config))
     selector = Selector.from_json(config.get("selector"))
-    features = answer_rows(model, [command], [item], vocab, order)[1][0]
+    kept: list = []
+    features = answer_rows(model, [command], [item], vocab, order, keep=kept)[1][0]
     features["memory_score"] = float(hyps[0].score) if hyps else 0.0
     (chosen,), (source,) = choose([answer], [memory], [features], selector)
+    extra = {"_product": (kept[0], vocab, order)} if keep else {}
     return {
+        **extra,
         "graph": final["rows"],
         "refiner_answer": "(ill-formed graph)" if answer is None else " ".join(answer),
         "memory_answer": None if memory is None else " ".join(memory),

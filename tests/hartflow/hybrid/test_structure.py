@@ -560,6 +560,24 @@ class TestJointDecoding:
                               frames={"blick": [["agent", "theme"], ["theme"]]},
                               single_constants=single)  # fmt: skip
 
+    def test_the_product_of_members_matches_slots_by_name(self):
+        from hartflow.hybrid.structure_run import product_graph
+
+        words = ("wh", "was", "blicked", "?")
+        lead = self.vocab(False)
+        other = self.vocab(False)
+        other.slots = list(reversed(self.SLOTS))  # another member's slot columns
+        mine = {k: v.numpy() for k, v in self.decided(lead).items()}
+        theirs = dict(mine)
+        logp = self.decided(lead)["slot_logp"].numpy().copy()
+        logp[2, 0, 0], logp[2, 0, 1] = math.log(0.98), math.log(0.01)  # surely no agent
+        theirs["slot_logp"] = logp[:, ::-1, :].copy()  # in their column order
+        alone = product_graph(words, [mine], [lead], 0)
+        assert same_edges(alone.edges, [Edge(2, ("agent",), 0), Edge(2, ("theme",), 3)])
+        both = product_graph(words, [mine, theirs], [lead, other], 0)
+        assert both.edges == (Edge(2, ("theme",), 3),)  # the mean drops the agent
+        assert product_graph(words, [theirs, mine], [other, lead], 1).edges == both.edges
+
     def test_one_node_per_constant(self):
         words = ("wh", "was", "blicked", "?")
         stats: dict = {}
@@ -755,7 +773,8 @@ class TestEnsemble:
         from hartflow.hybrid.evaluation import _answer_member
         from hartflow.hybrid.structure_run import memory_answer
 
-        got = [_answer_member(f, *[None] * 6, 8, "cpu", None, True) for f in member_folders(out)]
+        got = [_answer_member(f, *[None] * 6, 8, "cpu", None, True, keep_rows=True)
+               for f in member_folders(out)]  # fmt: skip
         data, anchors = got[0]["data"], load_anchors(got[0]["config"])
         from hartflow.hybrid.evaluation import load_refiner
 
@@ -763,13 +782,23 @@ class TestEnsemble:
         assert all("unseen_frames" in f for g in got for f in g["features"])
         memory = [memory_answer(c, h, anchors)
                   for (c, _), h in zip(data.test, data.test_hyps, strict=True)]  # fmt: skip
-        voted, _ = vote(
+        voted, sources = vote(
             [g["raw"] for g in got],
             [g["answers"] for g in got],
             [g["sources"] for g in got],
             [g["features"] for g in got],
             memory,
         )
+        from hartflow.hybrid.evaluation import product_answers
+
+        assert all(len(g["rows"]) == len(data.test) for g in got)
+        voted, sources = product_answers(  # where no two agree, the members' product
+            [c for c, _ in data.test], voted, sources, [g["rows"] for g in got],
+            [g["features"] for g in got],
+            [StructureVocab.from_json(g["config"]["vocab"]) for g in got],
+            [ConjunctOrder.from_json(g["config"]["order"]) for g in got],
+        )  # fmt: skip
+        assert set(sources) <= {"vote", "product"}
         written = [line.split("\t")[2] for line in (tmp_path / "p.tsv").read_text().splitlines()]
         assert written[1:] == [" ".join(a) for a in voted]
         assert ev["answer_sources"].get("vote", 0) > 0
