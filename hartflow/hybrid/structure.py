@@ -581,10 +581,10 @@ def _searched(words: Tokens, nodes: list[Node], decided: dict[str, torch.Tensor]
         for i, node in enumerate(best[0].nodes):
             if node.constant is not None:
                 where.setdefault(node.constant, []).append(i)
-        twice = next((at for at in where.values() if len(at) > 1), None)
-        if twice is None or blank.issuperset(twice):
+        repeated = next((at for at in where.values() if len(at) > 1), None)
+        if repeated is None or blank.issuperset(repeated):
             break
-        options = [(blank | set(twice)) - {keep} for keep in twice]
+        options = [(blank | set(repeated)) - {keep} for keep in repeated]
         tried = [(o, attempt(o)) for o in options]
         tried = [(o, t) for o, t in tried if t is not None]
         if not tried:
