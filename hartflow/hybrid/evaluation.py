@@ -22,7 +22,7 @@ from hartflow.hybrid.config import TrainConfig
 from hartflow.hybrid.data import K_CACHE, prepare
 from hartflow.hybrid.ensemble import member_folders, run_parallel, vote
 from hartflow.hybrid.hypotheses import build_reasoner, hypotheses_for
-from hartflow.hybrid.structure import StructureVocab
+from hartflow.hybrid.structure import StructureVocab, render_graph
 from hartflow.hybrid.training import build_model
 from hartflow.hybrid.vocab import Vocab
 from hartflow.predictions import Prediction, official_scores, write_predictions
@@ -382,7 +382,7 @@ def product_answers(
     sources: Sequence[str],
     rows: Sequence[Sequence[dict]],
     features: Sequence[Sequence[dict[str, float]]],
-    vocabs: Sequence[Any],
+    vocabs: Sequence[StructureVocab],
     orders: Sequence[ConjunctOrder],
 ) -> tuple[list[Tokens | None], list[str]]:
     """Where no two of the vote's candidates agree (source other than "vote"), the members
@@ -398,7 +398,6 @@ def product_answers(
         vocabs, orders: per member, its `StructureVocab` and conjunct order.
     """
     from hartflow.hybrid.ensemble import confidence
-    from hartflow.hybrid.structure import render_graph
     from hartflow.hybrid.structure_run import product_graph
 
     answers, sources = list(answers), list(sources)
