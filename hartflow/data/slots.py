@@ -359,23 +359,23 @@ def decode_search(
     unseen_penalty: float = 4.0,
     top: int = 8,
     budget: int = 3000,
+    max_cost: float | None = None,
     multi_edges: bool = False,
     stats: dict | None = None,
 ) -> list[Edge] | None:
     """Edges from predicted slot distributions by a joint search over node configurations.
 
-    Each node takes one configuration (its slot counts): one training shows (`configs`), or its
-    own argmax counts at `unseen_penalty` where training never shows them. A configuration's
-    score is the log-probability of its counts under the node's slot distributions, less
-    `frame_penalty` where `frames` gives the node a set of frames (sorted outgoing roles, sides
-    ignored, as `hartflow.hybrid.structure.frames_of`) and the configuration's is not among them.
-    A node marked in `no_outgoing` takes no outgoing slot, one marked in `no_edges` no slot at
-    all. The `top` best configurations per node
-    are kept, and joint assignments are visited from the most probable down (each once) until
-    one whose slots all fill (`decode_edges`) is found, or `budget` were visited: then None (the
-    caller falls back to `decode_scored`). So several nodes are repaired at once, e.g. a noun
-    re-roled and its slot moved from one head to another, where single repairs pass through
-    states that do not fill.
+    Each node takes one configuration (its slot counts): one training shows (`configs`), or its own
+    argmax counts at `unseen_penalty` where training never shows them. A configuration's score is
+    the log-probability of its counts under the node's slot distributions, less `frame_penalty`
+    where `frames` gives the node a set of frames (sorted outgoing roles, sides ignored, as
+    `hartflow.hybrid.structure.frames_of`) and the configuration's is not among them. A node marked
+    in `no_outgoing` takes no outgoing slot, one marked in `no_edges` no slot at all. The `top` best
+    configurations per node are kept, and joint assignments are visited from the most probable down
+    (each once) until one whose slots all fill (`decode_edges`) is found, or `budget` were visited,
+    or the next costs more than `max_cost`: then None (the caller falls back to `decode_scored`). So
+    several nodes are repaired at once, e.g. a noun re-roled and its slot moved from one head to
+    another, where single repairs pass through states that do not fill.
 
     Args:
         names, logp: as for `decode_scored`.
@@ -388,6 +388,9 @@ def decode_search(
             them.
         top: configurations kept per node.
         budget: joint assignments visited at most.
+        max_cost: the most log-probability and penalties an assignment may lose against every
+            node's best configuration (None: no bound); an unsure net's search, where many
+            cheap alternatives never fill, stops there instead of at `budget`.
         multi_edges: as for `decode_edges`.
         stats: if given, receives "cost" (log-probability and penalties lost against every
             node's best configuration), "changed" (nodes not in their best configuration) and
@@ -435,12 +438,20 @@ def decode_search(
             return None
         choices.append([(cands[0][0] - s, r, f) for s, r, f in cands[:top]])
         base.append(cands[0][0])
-    heap = [(0.0, (0,) * n, 0)]
+    # a heap entry holds its parent's flow; its own is the parent's with node `last` moved one
+    # choice down (the root's is summed): one vector operation per assignment visited
+    heap: list = [(0.0, (0,) * n, 0, None)]
     visited = 0
     while heap and visited < budget:
-        cost, state, last = heapq.heappop(heap)
+        cost, state, last, parent = heapq.heappop(heap)
+        if max_cost is not None and cost > max_cost:
+            break
         visited += 1
-        if not np.any(sum(choices[i][k][2] for i, k in enumerate(state))):
+        if parent is None:
+            flow = sum(choices[i][0][2] for i in range(n))
+        else:
+            flow = parent + (choices[last][state[last]][2] - choices[last][state[last] - 1][2])
+        if not np.any(flow):
             slots = [NodeSlots() for _ in range(n)]
             for i, k in enumerate(state):
                 row = choices[i][k][1]
@@ -457,7 +468,7 @@ def decode_search(
             if state[i] + 1 < len(choices[i]):
                 nxt = (*state[:i], state[i] + 1, *state[i + 1 :])
                 step = choices[i][state[i] + 1][0] - choices[i][state[i]][0]
-                heapq.heappush(heap, (cost + step, nxt, i))
+                heapq.heappush(heap, (cost + step, nxt, i, flow))
     if stats is not None:
         stats.update(visited=visited)
     return None

@@ -99,13 +99,15 @@ def write_ensemble(out: str | Path, members: Sequence[str | Path], train: dict |
 
 # ------------------------------------------------------------------------------ the vote
 def confidence(features: dict[str, float]) -> tuple[float, float, float]:
-    """A member's confidence in its answer (larger is surer): fewer predicates in a frame
-    training never shows them with (`StructureVocab.unseen_frames`), then less log-probability
-    given up by the decoder (its "cost", `hartflow.hybrid.structure.decode_graph`; the decoder
-    repairs where no cost was recorded), then a wider slot margin."""
+    """A member's confidence in its answer (larger is surer): fewer nodes outside the training
+    pairs' priors (predicates in a frame training never shows them with,
+    `StructureVocab.unseen_frames`, and words made a kind of node training never makes of them,
+    `StructureVocab.unseen_kinds`), then less log-probability given up by the decoder (its
+    "cost", `hartflow.hybrid.structure.decode_graph`; the decoder repairs where no cost was
+    recorded), then a wider slot margin."""
     cost = features.get("cost", features.get("repairs", 0.0))
-    return (-float(features.get("unseen_frames", 0.0)), -float(cost),
-            float(features.get("slot_margin", 0.0)))  # fmt: skip
+    unseen = float(features.get("unseen_frames", 0.0)) + float(features.get("unseen_kinds", 0.0))
+    return (-unseen, -float(cost), float(features.get("slot_margin", 0.0)))
 
 
 def vote(

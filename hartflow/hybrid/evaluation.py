@@ -456,7 +456,7 @@ def decode_trace(checkpoint: str | Path, command: str, *, _keep: bool = False) -
         raise HartFlowError(f"unknown words for this checkpoint: {', '.join(unknown)}")
     hyps, data = None, None
     old_structure = config["kind"] == "structure-refiner" and not {
-        "presence", "frames", "single_constants"} <= set(config["vocab"])  # fmt: skip
+        "presence", "frames", "single_constants", "kinds"} <= set(config["vocab"])  # fmt: skip
     if cfg.mode == "hybrid" or old_structure:  # an old checkpoint counts its priors
         trm = TrainConfig.from_json({**cfg.to_json(), "mode": "trm"})
         data = prepare(trm, out=Path("."), augment=False)

@@ -138,6 +138,8 @@ class StructureVocab:
     frames: dict[str, list[list[str]]] = field(default_factory=dict)
     # whether training never puts one constant on two nodes of a graph (`single_constants`)
     single_constants: bool = False
+    # per input word, the kinds of node training makes of it (`node_kind` codes; `word_kinds`)
+    kinds: dict[str, list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.word_id = {w: i for i, w in enumerate(self.words)}
@@ -188,7 +190,8 @@ class StructureVocab:
                 "slots": self.slots, "multi_edges": self.multi_edges,
                 "configs": [[list(x) for x in c] for c in self.configs],
                 "presence": self.presence, "token_class": self.token_class,
-                "frames": self.frames, "single_constants": self.single_constants}  # fmt: skip
+                "frames": self.frames, "single_constants": self.single_constants,
+                "kinds": self.kinds}  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: dict) -> StructureVocab:
@@ -196,7 +199,8 @@ class StructureVocab:
                    list(obj.get("slots", [])), bool(obj.get("multi_edges", False)),
                    list(obj.get("configs", [])), dict(obj.get("presence", {})),
                    list(obj.get("token_class", [])), dict(obj.get("frames", {})),
-                   bool(obj.get("single_constants", False)))  # fmt: skip
+                   bool(obj.get("single_constants", False)),
+                   dict(obj.get("kinds", {})))  # fmt: skip
 
     def unseen_frames(self, graph: Graph) -> int:
         """How many of `graph`'s nodes have a relational predicate (`predicate_frames`) that
@@ -205,6 +209,15 @@ class StructureVocab:
             return 0
         return sum(pred in self.frame_set and frame not in self.frame_set[pred]
                    for pred, frame in frames_of(graph))  # fmt: skip
+
+    def unseen_kinds(self, graph: Graph) -> int:
+        """How many of `graph`'s words training shows, but never as this kind of node
+        (`node_kind`: a noun's word read as a constant, a verb's given a unary conjunct); 0
+        without the prior."""
+        if not self.kinds:
+            return 0
+        return sum(w in self.kinds and node_kind(node) not in self.kinds[w]
+                   for w, node in zip(graph.words, graph.nodes, strict=False))  # fmt: skip
 
     def presence_bias(self, alpha: float = 1.0) -> torch.Tensor | None:
         """(2, n_words) log-odds that a word's node has no predicate (row 0) and no constant (row
@@ -236,6 +249,25 @@ def word_presence(pairs: Sequence[tuple[Tokens, Tokens]],
             row[node.pred is not None] += 1
             row[2 + (node.constant is not None)] += 1
     return counts
+
+
+def node_kind(node: Node) -> int:
+    """A node's kind as a code: 4 · has a predicate + 2 · has a constant + stands alone (a unary
+    conjunct or a definite marker)."""
+    return 4 * (node.pred is not None) + 2 * (node.constant is not None) + (
+        node.unary or node.definite)
+
+
+def word_kinds(pairs: Sequence[tuple[Tokens, Tokens]],
+               graphs: Sequence[Graph | None]) -> dict[str, list[int]]:  # fmt: skip
+    """Per input word, the kinds of node (`node_kind`) the graphs make of it (None graphs
+    skipped): the word prior of the ensemble's vote (`StructureVocab.unseen_kinds`)."""
+    found: dict[str, set[int]] = {}
+    for (command, _), g in zip(pairs, graphs, strict=True):
+        if g is not None:
+            for w, node in zip(command, g.nodes, strict=False):  # then lambda variables
+                found.setdefault(w, set()).add(node_kind(node))
+    return {w: sorted(k) for w, k in found.items()}
 
 
 def frames_of(graph: Graph) -> list[tuple[str, tuple[str, ...]]]:
@@ -494,6 +526,7 @@ FRAME_PENALTY = 8.0
 UNSEEN_PENALTY = 8.0
 SEARCH_TOP = 16
 FALLBACK_COST = 30.0  # the "cost" feature of a graph the search could not decode
+# ... and the search's bound: a graph that costs more would rank below the fallback's anyway
 
 
 def decode_graph(
@@ -570,7 +603,7 @@ def _searched(words: Tokens, nodes: list[Node], decided: dict[str, torch.Tensor]
             frames=[vocab.frame_set.get(x.pred) if x.pred else None for x in kept],
             frame_penalty=FRAME_PENALTY, no_outgoing=[x.pred is None for x in kept],
             no_edges=[i in blank for i in range(n)], unseen_penalty=UNSEEN_PENALTY,
-            top=SEARCH_TOP, multi_edges=vocab.multi_edges, stats=got,
+            top=SEARCH_TOP, max_cost=FALLBACK_COST, multi_edges=vocab.multi_edges, stats=got,
         )  # fmt: skip
         return None if edges is None else (_filled(words, kept, edges, decided, tok), got)
 

@@ -36,6 +36,7 @@ from hartflow.hybrid.structure import (
     render_graph,
     single_constants,
     slot_count_classes,
+    word_kinds,
     word_presence,
 )
 from hartflow.hybrid.training import Trainer
@@ -140,6 +141,7 @@ class StructureTrainer(Trainer):
         self.vocab.presence = word_presence(train, graphs)
         self.vocab.frames = predicate_frames(graphs)
         self.vocab.single_constants = single_constants(graphs)
+        self.vocab.kinds = word_kinds(train, graphs)
         longest = max(len(c) for c, _ in [*train, *self.data.test])
         hyps = self.data.train_hyps if hybrid else None
         if hyps is not None and self.skipped:
@@ -337,6 +339,7 @@ def answer_rows(
                 "repairs": float(stats.get("repairs", 0)), "length": float(n),
                 "cost": float(stats.get("cost", 0.0)),
                 "unseen_frames": float(vocab.unseen_frames(graph)),
+                "unseen_kinds": float(vocab.unseen_kinds(graph)),
             }  # fmt: skip
         if progress:
             progress(min(lo + batch_size, len(by_len)), len(by_len))
@@ -429,15 +432,18 @@ def with_word_prior(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dic
 
 
 def with_frames(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dict:
-    """A structure checkpoint's config with the frame prior (`StructureVocab.frames`) and the
-    single-constant rule (`StructureVocab.single_constants`): as saved, or, for a checkpoint
-    trained before they existed, read from its training pairs."""
+    """A structure checkpoint's config with the frame prior (`StructureVocab.frames`), the
+    single-constant rule (`StructureVocab.single_constants`) and the word kinds
+    (`StructureVocab.kinds`): as saved, or, for a checkpoint trained before they existed, read
+    from its training pairs."""
     vocab, anchors = config["vocab"], load_anchors(config)
-    if "frames" in vocab and "single_constants" in vocab:
+    if {"frames", "single_constants", "kinds"} <= set(vocab):
         return config
     graphs = [parse_graph(c, o, anchors) for c, o in train]
-    return {**config, "vocab": {**vocab, "frames": vocab.get("frames", predicate_frames(graphs)),
-                                "single_constants": single_constants(graphs)}}  # fmt: skip
+    return {**config, "vocab": {
+        **vocab, "frames": vocab.get("frames", predicate_frames(graphs)),
+        "single_constants": vocab.get("single_constants", single_constants(graphs)),
+        "kinds": word_kinds(train, graphs)}}  # fmt: skip
 
 
 def with_configurations(config: dict, data) -> dict:

@@ -165,6 +165,13 @@ class TestSearchDecoding:
         got = decode_search(self.NAMES, table, configs, frames=frames, stats=stats)
         assert got is not None and same_edges(got, [Edge(0, R, 1), Edge(0, T, 3)])
         assert stats["changed"] == 1 and 0 < stats["cost"] < 1  # 1 re-roled; 0, 2 by their frames
+        # a bound below that cost: the search stops before it (None: the caller falls back)
+        bounded: dict = {}
+        assert decode_search(self.NAMES, table, configs, frames=frames, max_cost=stats["cost"],
+                             stats=bounded) is not None  # fmt: skip
+        assert decode_search(self.NAMES, table, configs, frames=frames,
+                             max_cost=stats["cost"] - 1e-6, stats=bounded) is None  # fmt: skip
+        assert bounded["visited"] < stats["visited"]
         # where re-roling costs more than the frames' penalty, the argmax stands
         assert same_edges(decode_search(self.NAMES, table, configs, frames=frames,
                                         frame_penalty=0.1), plain)  # fmt: skip

@@ -527,8 +527,29 @@ class TestFramePrior:
         got = with_frames(config, train)["vocab"]["frames"]
         assert got["sleep"] == [["agent"]] and len(got) == 2
         assert with_frames(config, train)["vocab"]["single_constants"] is True
-        saved = {"vocab": {"frames": {"x": [["y"]]}, "single_constants": False}}
+        assert with_frames(config, train)["vocab"]["kinds"]["Bo"] == [2]  # a constant
+        saved = {"vocab": {"frames": {"x": [["y"]]}, "single_constants": False, "kinds": {}}}
         assert with_frames(saved, train) is saved  # as saved
+
+    def test_word_kinds_are_induced_counted_and_saved(self):
+        from hartflow.hybrid.structure import word_kinds
+
+        pairs = [(tuple(c.split()), tuple(o.split())) for c, o in self.PAIRS]
+        kinds = word_kinds([*pairs, (("x",), ("x",))], [*self.graphs(self.PAIRS), None])
+        # a noun's word: a predicate standing alone (4 + 1); a verb's: a predicate (4); a
+        # name: a constant (2); a function word: no node (0)
+        assert kinds == {"a": [0], "dax": [5], "blicked": [4], "Bo": [2], "was": [0],
+                         "slept": [4]}  # fmt: skip
+        vocab = StructureVocab(["<pad>"], ["<pad>"], [], kinds=kinds)
+        assert StructureVocab.from_json(vocab.to_json()).kinds == kinds
+        (good,) = self.graphs([("a dax blicked Bo", self.PAIRS[0][1])])
+        assert vocab.unseen_kinds(good) == 0
+        (odd,) = self.graphs([("Bo blicked a dax", "blick ( x _ 1 ) AND blick . agent ( x _ 1 , "
+                               "Bo ) AND blick . theme ( x _ 1 , dax )")])  # fmt: skip
+        assert vocab.unseen_kinds(odd) == 2  # a verb standing alone, a noun's word a constant
+        (new,) = self.graphs([("a wug slept", "WUG ( x _ 1 ) AND sleep . agent ( x _ 2 , x _ 1 )")])
+        assert vocab.unseen_kinds(new) == 0  # a word training never shows: no prior
+        assert StructureVocab(["<pad>"], ["<pad>"], []).unseen_kinds(odd) == 0  # no prior
 
 
 class TestJointDecoding:
@@ -707,6 +728,8 @@ class TestEnsemble:
         assert self.vote([self.A, self.B], self.M, feats) == (("H", "1"), "hybrid 1")
         feats[1][0]["unseen_frames"] = 1.0  # equal frames: fewer repairs decide
         assert self.vote([self.A, self.B], self.M, feats) == (("H", "0"), "hybrid 0")
+        feats[0][0]["unseen_kinds"] = 1.0  # a word made a kind of node training never shows
+        assert self.vote([self.A, self.B], self.M, feats) == (("H", "1"), "hybrid 1")
 
     def test_a_tie_between_winners_goes_to_the_surest_member(self):
         feats = [[{"repairs": 1.0}], [{"repairs": 1.0}], [{"repairs": 0.0}]]
