@@ -440,18 +440,19 @@ def decode_search(
         base.append(cands[0][0])
     # a heap entry holds its parent's flow; its own is the parent's with node `last` moved one
     # choice down (the root's is summed): one vector operation per assignment visited
+    costs = [[c for c, _, _ in ch] for ch in choices]
+    steps = [[ch[k][2] - ch[k - 1][2] for k in range(1, len(ch))] for ch in choices]
+    bound = math.inf if max_cost is None else max_cost
     heap: list = [(0.0, (0,) * n, 0, None)]
     visited = 0
     while heap and visited < budget:
         cost, state, last, parent = heapq.heappop(heap)
-        if max_cost is not None and cost > max_cost:
-            break
         visited += 1
         if parent is None:
             flow = sum(choices[i][0][2] for i in range(n))
         else:
-            flow = parent + (choices[last][state[last]][2] - choices[last][state[last] - 1][2])
-        if not np.any(flow):
+            flow = parent + steps[last][state[last] - 1]
+        if not flow.any():
             slots = [NodeSlots() for _ in range(n)]
             for i, k in enumerate(state):
                 row = choices[i][k][1]
@@ -465,10 +466,11 @@ def decode_search(
                                  score=sum(base) - cost)  # fmt: skip
                 return edges
         for i in range(last, n):  # each assignment is reached once: raise positions >= last
-            if state[i] + 1 < len(choices[i]):
-                nxt = (*state[:i], state[i] + 1, *state[i + 1 :])
-                step = choices[i][state[i] + 1][0] - choices[i][state[i]][0]
-                heapq.heappush(heap, (cost + step, nxt, i, flow))
+            k = state[i] + 1
+            if k < len(costs[i]):
+                nxt_cost = cost + (costs[i][k] - costs[i][k - 1])
+                if nxt_cost <= bound:  # past `max_cost`: never visited
+                    heapq.heappush(heap, (nxt_cost, (*state[:i], k, *state[i + 1 :]), i, flow))
     if stats is not None:
         stats.update(visited=visited)
     return None
