@@ -193,6 +193,7 @@ def recombine(
     types = list(donors)  # first-occurrence order: a renamed data set samples the same pairs
     if not types:
         return []
+    places_of = {t: [p for level in donors[t].values() for p in level] for t in types}
     max_len = max_len or 2 * max(len(g.words) for g in graphs)
     seen = {g.words for g in graphs}
     made: list[tuple[str, str, Graph]] = []
@@ -202,8 +203,7 @@ def recombine(
             break
         depth = rng.randint(1, max_depth)
         # a place: a type uniformly, then one of its occurrences (any level) uniformly
-        places_of = [p for level in donors[rng.choice(types)].values() for p in level]
-        gi, at = rng.choice(places_of)
+        gi, at = rng.choice(places_of[rng.choice(types)])
         graph, region = graphs[gi], None
         for step in range(depth):
             if step:
