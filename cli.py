@@ -301,6 +301,9 @@ def _decode_refiner(command: str, checkpoint: Path, *, trace: bool, as_json: boo
         print_json(result)
         return
     stdout.print(Text(result["answer"]))
+    if result.get("stand_ins"):
+        shown = ", ".join(f"{w} -> {s}" for w, s in result["stand_ins"].items())
+        stderr.print(Text(f"words training never shows, answered through stand-ins: {shown}"))
     if not trace:
         return
     hyps = Table(title=f"memory hypotheses ({result['mode']})", title_justify="left")

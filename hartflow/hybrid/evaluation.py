@@ -24,8 +24,10 @@ from hartflow.hybrid.ensemble import member_folders, run_parallel, vote
 from hartflow.hybrid.hypotheses import build_reasoner, hypotheses_for
 from hartflow.hybrid.structure import StructureVocab, render_graph
 from hartflow.hybrid.training import build_model
+from hartflow.hybrid.unseen import StandIns, renamed_trace, stand_in_commands
 from hartflow.hybrid.vocab import Vocab
 from hartflow.predictions import Prediction, official_scores, write_predictions
+from hartflow.zeroshot.lexicon import induce_lexicon
 from reasoner.ema import EMA
 from reasoner.refiner import Refiner, RefinerConfig
 
@@ -190,6 +192,8 @@ def evaluate_refiner(
         result["selector"] = answered["selector"]
         result["order_insensitive_match"] = unordered / n
         result["ill_formed"] = sum(p is None for p in preds.values())
+        # commands holding words training never shows, answered through stand-ins
+        result["stand_ins"] = sum(bool(r) for r in answered["stand_ins"]["renames"])
         if total_cat:
             result["per_category_order_insensitive"] = {
                 c: unordered_cat[c] / m for c, m in sorted(total_cat.items())
@@ -255,21 +259,22 @@ def _answer_member(
         if not word_prior:  # counts present but empty: no prior, none counted on loading
             config = {**config, "vocab": {**config["vocab"], "presence": {}}}
 
+        commands, hyps, renames = stand_in_commands(config, data, commands, run_cfg)
         rows: list | None = [] if keep_rows else None
         raw, features = structure_answers(
-            model, config, commands, data.test_hyps, batch_size=batch_size, device=device,
+            model, config, commands, hyps, batch_size=batch_size, device=device,
             progress=progress, keep=rows,
         )  # fmt: skip
         selector = Selector.from_json(config.get("selector"))
         answers, sources = hybrid_answers(
-            raw, features, data.test_hyps, commands, anchors=load_anchors(config),
-            selector=selector,
+            raw, features, hyps, commands, anchors=load_anchors(config), selector=selector,
         )  # fmt: skip
-        preds = dict(enumerate(answers))
         halting, _ = hybrid_answers(  # the halting head's rule alone, for comparison
-            raw, features, data.test_hyps, commands, anchors=load_anchors(config),
-            selector=Selector(),
+            raw, features, hyps, commands, anchors=load_anchors(config), selector=Selector(),
         )  # fmt: skip
+        answers, raw, halting = ([StandIns.rename(a, r) for a, r in zip(x, renames, strict=True)]
+                                 for x in (answers, raw, halting))  # fmt: skip
+        preds = dict(enumerate(answers))
     else:
         preds = _sequence_answers(
             model, config, cfg, vocab, commands, data.test_hyps, batch_size=batch_size,
@@ -281,7 +286,8 @@ def _answer_member(
            "answers": [preds[i] for i in range(len(commands))]}  # fmt: skip
     if config["kind"] == "structure-refiner":
         out.update(raw=raw, features=features, sources=sources, halting=halting,
-                   selector=selector.to_json(), rows=rows)  # fmt: skip
+                   selector=selector.to_json(), rows=rows,
+                   stand_ins={"commands": commands, "hyps": hyps, "renames": renames})  # fmt: skip
     else:
         out.update(raw=out["answers"], features=None, sources=None, halting=None, selector=None)
     return out
@@ -336,14 +342,16 @@ def _answer_ensemble(
     seed = TrainConfig.from_json(configs[0]["train"]).seed  # one test sample for all
     got = run_parallel(_answer_for_vote, [(f, *args, threads, seed) for f in folders], on_report)
     first = got[0]
-    data, gold = first["data"], [a for _, a in first["data"].test]
+    gold = [a for _, a in first["data"].test]
     for f, g in zip(folders[1:], got[1:], strict=True):
         if [a for _, a in g["data"].test] != gold:
             raise HartFlowError(f"{f} answers another test set than {folders[0]}")
-    commands = [c for c, _ in data.test]
+    stand = first["stand_ins"]  # unseen words replaced (`stand_in_commands`): the same for all
+    commands, hyps, renames = stand["commands"], stand["hyps"], stand["renames"]
     anchors = load_anchors(first["config"])
-    memory = ([memory_answer(c, h, anchors) for c, h in zip(commands, data.test_hyps, strict=True)]
-              if data.test_hyps else [None] * len(commands))  # fmt: skip
+    memory = ([StandIns.rename(memory_answer(c, h, anchors), r)
+               for c, h, r in zip(commands, hyps, renames, strict=True)]
+              if hyps else [None] * len(commands))  # fmt: skip
     answers, sources = vote(
         [g["raw"] for g in got],
         [g["answers"] for g in got],
@@ -356,6 +364,7 @@ def _answer_ensemble(
         [StructureVocab.from_json(g["config"]["vocab"]) for g in got],
         [ConjunctOrder.from_json(g["config"]["order"]) for g in got],
     )  # fmt: skip
+    answers = [StandIns.rename(a, r) for a, r in zip(answers, renames, strict=True)]
     slog = first["run_cfg"].task == "slog" and first["run_cfg"].train_file is None
     members = []
     for f, g in zip(folders, got, strict=True):
@@ -450,16 +459,26 @@ def decode_trace(checkpoint: str | Path, command: str, *, _keep: bool = False) -
     words = tuple(command.split())
     if not words:
         raise HartFlowError("the command is empty; pass some words")
-    known = set(vocab.words) if config["kind"] == "structure-refiner" else vocab.known_words()
+    structure = config["kind"] == "structure-refiner"
+    known = set(vocab.words) if structure else vocab.known_words()
     unknown = [w for w in words if w not in known]
-    if unknown:
-        raise HartFlowError(f"unknown words for this checkpoint: {', '.join(unknown)}")
     hyps, data = None, None
-    old_structure = config["kind"] == "structure-refiner" and not {
+    old_structure = structure and not {
         "presence", "frames", "single_constants", "kinds"} <= set(config["vocab"])  # fmt: skip
-    if cfg.mode == "hybrid" or old_structure:  # an old checkpoint counts its priors
+    if cfg.mode == "hybrid" or old_structure or (structure and unknown):
+        # an old checkpoint counts its priors; an unseen word's stand-in is read from the pairs
         trm = TrainConfig.from_json({**cfg.to_json(), "mode": "trm"})
         data = prepare(trm, out=Path("."), augment=False)
+    renames: dict[str, str] = {}
+    if structure and unknown:
+        from hartflow.hybrid.structure_run import with_frames
+
+        kinds = with_frames(config, data.train)["vocab"]["kinds"]
+        words, renames = StandIns.build(data.train, induce_lexicon(data.train),
+                                        kinds).substitute(words)  # fmt: skip
+        unknown = [w for w in words if w not in known]
+    if unknown:
+        raise HartFlowError(f"unknown words for this checkpoint: {', '.join(unknown)}")
     if cfg.mode == "hybrid":
         reasoner = build_reasoner(data.train, d=cfg.hrr_d, k=K_CACHE, seed=cfg.seed)
         hyps = hypotheses_for(reasoner, [words], k=cfg.k)
@@ -473,6 +492,8 @@ def decode_trace(checkpoint: str | Path, command: str, *, _keep: bool = False) -
         if old_structure:
             config = with_frames(with_word_prior(config, data.train), data.train)
         traced = structure_trace(model, config, words, hyps[0] if hyps else None, keep=_keep)
+        if renames:
+            traced = renamed_trace(traced, tuple(command.split()), words, renames)
         return {"command": command, "mode": cfg.mode, "refiner": "structure",
                 "hypotheses": shown, **traced}  # fmt: skip
     items = make_items(vocab, [words], None, hyps, k=cfg.k, hrr_dim=cfg.feature_dim, seed=cfg.seed)
@@ -505,15 +526,20 @@ def _ensemble_trace(traces: list[dict[str, Any]]) -> dict[str, Any]:
         return None if text is None or text.startswith("(") else tuple(text.split())
 
     kept = [t.pop("_product") for t in traces]
+    command, renames = tuple(traces[0]["command"].split()), {}
+    if len(kept[0]) > 3:  # unseen words answered through stand-ins (`renamed_trace`)
+        command, renames = kept[0][3], kept[0][4]
+    kept = [k[:3] for k in kept]
     (answer,), (source,) = vote(
         [[tokens(t["refiner_answer"])] for t in traces], [[tokens(t["answer"])] for t in traces],
         [[t["answer_source"]] for t in traces], [[t["features"]] for t in traces],
         [tokens(traces[0]["memory_answer"])],
     )  # fmt: skip
     (answer,), (source,) = product_answers(
-        [tuple(traces[0]["command"].split())], [answer], [source], [[r] for r, _, _ in kept],
+        [command], [answer], [source], [[r] for r, _, _ in kept],
         [[t["features"]] for t in traces], [v for _, v, _ in kept], [o for _, _, o in kept],
     )  # fmt: skip
+    answer = StandIns.rename(answer, renames)
     members = [{k: t[k] for k in ("refiner_answer", "answer", "answer_source", "features")}
                for t in traces]  # fmt: skip
     return {**traces[0], "answer": "(no answer)" if answer is None else " ".join(answer),
