@@ -424,7 +424,8 @@ def _copy_mix(
 
 
 def decisions(out: StructureOutput) -> dict[str, torch.Tensor]:
-    """Argmax of every head: {"pred", "kind", "const"} (B, L), the best token other than
+    """Argmax of every head: {"pred", "kind", "const"} (B, L), the kind head's log-probabilities
+    ("kind_logp", (B, L, 4)), the best token other than
     "none" of the predicate and constant heads with its log-probability ("pred_alt",
     "pred_alt_logp", "const_alt", "const_alt_logp"), and either "edges" (B, L, R),
     where an edge index equal to L means no edge, or "slots" (B, L, n_slots) counts with
@@ -433,6 +434,7 @@ def decisions(out: StructureOutput) -> dict[str, torch.Tensor]:
         "pred": out.pred.argmax(-1).detach(),
         "kind": out.kind.argmax(-1).detach(),
         "const": out.const.argmax(-1).detach(),
+        "kind_logp": torch.log_softmax(out.kind.detach().float(), -1),
     }
     for name in ("pred", "const"):  # the best real token, for a node that must have content
         logp = torch.log_softmax(getattr(out, name).detach().float(), -1)

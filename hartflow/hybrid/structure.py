@@ -566,14 +566,15 @@ def decode_graph(
             for r, target in enumerate(decided["edges"][i].tolist()):
                 if target < n:  # the batch's padded length (or more) means "no edge"
                     edges.append(Edge(i, tuple(vocab.roles[r].split(" . ")), target))
-        return _filled(words, nodes, edges, decided, tok, either=False)
+        return _seen_kinds(_filled(words, nodes, edges, decided, tok, either=False), decided,
+                           vocab)  # fmt: skip
     if vocab.config_set:
         found = _searched(words, nodes, decided, vocab, tok)
         if found is not None:
             graph, got = found
             if stats is not None:
                 stats.update(repairs=got["changed"], cost=got["cost"], searched=1)
-            return graph
+            return _seen_kinds(graph, decided, vocab)
     logp = decided["slot_logp"][:n].tolist()
     outgoing = [j for j, name in enumerate(vocab.slots) if parse_slot_name(name)[0] == "out"]
     for i, node in enumerate(nodes):  # no outgoing slot on a node without a predicate
@@ -585,7 +586,28 @@ def decode_graph(
                           configs=vocab.config_set)  # fmt: skip
     if stats is not None:
         stats.update(got, cost=FALLBACK_COST, searched=0)
-    return _filled(words, nodes, edges, decided, tok)
+    return _seen_kinds(_filled(words, nodes, edges, decided, tok), decided, vocab)
+
+
+def _seen_kinds(graph: Graph, decided: dict[str, torch.Tensor], vocab: StructureVocab) -> Graph:
+    """The word-kind prior as a constraint on the kind decision (unary conjunct, definite
+    marker): a node whose word training shows, but never as this kind of node
+    (`StructureVocab.unseen_kinds`), takes the likeliest kind decision that makes it one
+    training shows, where one does (a noun that always has a conjunct or a marker keeps one deep
+    in a sentence longer than training's). Its predicate and constant stay as decided."""
+    if not vocab.kinds or "kind_logp" not in decided:
+        return graph
+    nodes = list(graph.nodes)
+    for i, (w, node) in enumerate(zip(graph.words, graph.nodes, strict=False)):
+        seen = vocab.kinds.get(w)
+        if not seen or node_kind(node) in seen or node.pred is None:
+            continue  # a unary conjunct or a definite marker needs a predicate
+        logp = [float(x) for x in decided["kind_logp"][i]]
+        made = [Node(node.pred, bool(k & 1), bool(k & 2), node.constant) for k in range(len(logp))]
+        options = [k for k, m in enumerate(made) if node_kind(m) in seen]
+        if options:
+            nodes[i] = made[max(options, key=lambda k: logp[k])]
+    return replace(graph, nodes=tuple(nodes))
 
 
 def _searched(words: Tokens, nodes: list[Node], decided: dict[str, torch.Tensor],

@@ -69,7 +69,7 @@ class TestShapes:
         assert len(out.trace) == model.cfg.n_cycles
         decided = decisions(out)
         alts = {f"{h}_alt{x}" for h in ("pred", "const") for x in ("", "_logp")}
-        assert set(decided) == {"pred", "kind", "const", "edges"} | alts
+        assert set(decided) == {"pred", "kind", "const", "edges", "kind_logp"} | alts
         assert (decided["pred_alt"] > 2).all() and (decided["const_alt"] > 2).all()  # real tokens
         assert (decided["pred_alt_logp"] <= 0).all()
 

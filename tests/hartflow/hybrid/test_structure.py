@@ -614,6 +614,25 @@ class TestJointDecoding:
         assert one.nodes[0] == Node() and one.nodes[3].constant == "?"
         assert stats["cost"] > 0
 
+    def test_a_kind_training_never_shows_gives_way_to_the_likeliest_seen_one(self):
+        words = ("wh", "was", "blicked", "?")
+        vocab = self.vocab(False)
+        decided = self.decided(vocab)
+        # the kind head: `blicked` stands alone (a unary conjunct) at 0.6, has none at 0.3
+        kind_logp = torch.log(torch.tensor([[0.7, 0.1, 0.1, 0.1]] * 4))
+        kind_logp[2] = torch.log(torch.tensor([0.3, 0.6, 0.05, 0.05]))
+        decided = {**decided, "kind": kind_logp.argmax(-1), "kind_logp": kind_logp}
+        assert decode_graph(words, decided, vocab).nodes[2] == Node("blick", unary=True)
+        vocab.kinds = {"blicked": [4], "wh": [2]}  # training: a verb's predicate, never alone
+        assert decode_graph(words, decided, vocab).nodes[2] == Node("blick")
+        vocab.kinds = {"blicked": [4, 5]}  # both seen: as decided
+        assert decode_graph(words, decided, vocab).nodes[2] == Node("blick", unary=True)
+        vocab.kinds = {"blicked": [2]}  # none of the kind decisions makes a seen one: as decided
+        assert decode_graph(words, decided, vocab).nodes[2] == Node("blick", unary=True)
+        del decided["kind_logp"]  # decisions kept before the kind head's log-probabilities
+        vocab.kinds = {"blicked": [4]}
+        assert decode_graph(words, decided, vocab).nodes[2] == Node("blick", unary=True)
+
 
 def test_single_constants_is_read_from_the_graphs():
     from hartflow.hybrid.structure import single_constants
