@@ -317,6 +317,8 @@ class _Table:
         self.counts = np.stack(rows) if rows else np.zeros((0, len(names)), np.int64)
         self.flows = np.stack([self.flow(r) for r in self.counts]) if rows else np.zeros((0, 0))
         self.has_out = np.array([f != () for f in self.frames], dtype=bool)
+        self.has_in = np.array([any(self.keys[j][0] == "in" for j in np.nonzero(r)[0])
+                                for r in self.counts], dtype=bool)  # fmt: skip
         self.count_rows, self.flow_rows = list(self.counts), list(self.flows)  # fast to index
         self.frame_cost: dict[tuple[int, float], tuple[set, np.ndarray]] = {}
 
@@ -362,6 +364,8 @@ def decode_search(
     max_cost: float | None = None,
     multi_edges: bool = False,
     stats: dict | None = None,
+    needs_incoming: Sequence[bool] | None = None,
+    unattached_penalty: float = 4.0,
 ) -> list[Edge] | None:
     """Edges from predicted slot distributions by a joint search over node configurations.
 
@@ -392,6 +396,8 @@ def decode_search(
             node's best configuration (None: no bound); an unsure net's search, where many
             cheap alternatives never fill, stops there instead of at `budget`.
         multi_edges: as for `decode_edges`.
+        needs_incoming: per node, whether training always shows its kind of node as an edge's
+            target: a configuration without an incoming slot costs it `unattached_penalty`.
         stats: if given, receives "cost" (log-probability and penalties lost against every
             node's best configuration), "changed" (nodes not in their best configuration) and
             "visited", and "score" (the chosen configurations' log-probability less penalties).
@@ -412,6 +418,8 @@ def decode_search(
             scores[i] -= tab.frame_penalty(frames[i], frame_penalty)
         if no_outgoing is not None and no_outgoing[i]:
             scores[i, tab.has_out] = -np.inf
+        if needs_incoming is not None and needs_incoming[i]:
+            scores[i, ~tab.has_in] -= unattached_penalty
     ranked = np.argsort(-scores, axis=1, kind="stable")[:, :top]
     ranked_scores = np.take_along_axis(scores, ranked, 1).tolist()
     own_seen = (tab.counts[None] == argmax[:, None]).all(-1).any(-1).tolist()
@@ -431,6 +439,9 @@ def decode_search(
             score = float(lp[i][np.arange(n_keys), row].sum()) - unseen_penalty
             if frames is not None and frames[i] is not None and frame not in frames[i]:
                 score -= frame_penalty
+            if needs_incoming is not None and needs_incoming[i] and not any(
+                    tab.keys[j][0] == "in" for j in np.nonzero(row)[0]):  # fmt: skip
+                score -= unattached_penalty
             if not (no_outgoing is not None and no_outgoing[i] and frame):
                 cands.append((score, row, tab.flow(row)))
                 cands.sort(key=lambda x: -x[0])

@@ -140,6 +140,8 @@ class StructureVocab:
     single_constants: bool = False
     # per input word, the kinds of node training makes of it (`node_kind` codes; `word_kinds`)
     kinds: dict[str, list[int]] = field(default_factory=dict)
+    # the kinds of node training always shows as an edge's target (`attached_kinds`)
+    attached: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.word_id = {w: i for i, w in enumerate(self.words)}
@@ -191,7 +193,7 @@ class StructureVocab:
                 "configs": [[list(x) for x in c] for c in self.configs],
                 "presence": self.presence, "token_class": self.token_class,
                 "frames": self.frames, "single_constants": self.single_constants,
-                "kinds": self.kinds}  # fmt: skip
+                "kinds": self.kinds, "attached": self.attached}  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: dict) -> StructureVocab:
@@ -200,7 +202,7 @@ class StructureVocab:
                    list(obj.get("configs", [])), dict(obj.get("presence", {})),
                    list(obj.get("token_class", [])), dict(obj.get("frames", {})),
                    bool(obj.get("single_constants", False)),
-                   dict(obj.get("kinds", {})))  # fmt: skip
+                   dict(obj.get("kinds", {})), list(obj.get("attached", [])))  # fmt: skip
 
     def unseen_frames(self, graph: Graph) -> int:
         """How many of `graph`'s nodes have a relational predicate (`predicate_frames`) that
@@ -268,6 +270,23 @@ def word_kinds(pairs: Sequence[tuple[Tokens, Tokens]],
             for w, node in zip(command, g.nodes, strict=False):  # then lambda variables
                 found.setdefault(w, set()).add(node_kind(node))
     return {w: sorted(k) for w, k in found.items()}
+
+
+def attached_kinds(graphs: Iterable[Graph | None]) -> list[int]:
+    """The kinds of node (`node_kind`, 0 excluded) that the graphs with edges show always as the
+    target of an edge, never unattached (a constant is always some predicate's argument where
+    a graph has any edge; a lone word's graph, a primitive's meaning, has none): the decoder's
+    attachment prior (`decode_graph`)."""
+    attached, loose = set(), set()
+    for g in graphs:
+        if g is None or not g.edges:
+            continue
+        targets = {e.target for e in g.edges}
+        for i, node in enumerate(g.nodes[: len(g.words)]):
+            kind = node_kind(node)
+            if kind:
+                (attached if i in targets else loose).add(kind)
+    return sorted(attached - loose)
 
 
 def frames_of(graph: Graph) -> list[tuple[str, tuple[str, ...]]]:
@@ -526,6 +545,7 @@ FRAME_PENALTY = 8.0
 UNSEEN_PENALTY = 8.0
 SEARCH_TOP = 16
 FALLBACK_COST = 30.0  # the "cost" feature of a graph the search could not decode
+UNATTACHED_PENALTY = 8.0  # a node of a kind training always attaches, left unattached
 # ... and the search's bound: a graph that costs more would rank below the fallback's anyway
 
 
@@ -616,6 +636,7 @@ def _searched(words: Tokens, nodes: list[Node], decided: dict[str, torch.Tensor]
     None where the search finds no configurations that fill."""
     n = len(words)
     logp = decided["slot_logp"][:n]
+    attached = set(vocab.attached)
 
     def attempt(blank: set[int]) -> tuple[Graph, dict] | None:
         kept = [Node() if i in blank else node for i, node in enumerate(nodes)]
@@ -626,6 +647,9 @@ def _searched(words: Tokens, nodes: list[Node], decided: dict[str, torch.Tensor]
             frame_penalty=FRAME_PENALTY, no_outgoing=[x.pred is None for x in kept],
             no_edges=[i in blank for i in range(n)], unseen_penalty=UNSEEN_PENALTY,
             top=SEARCH_TOP, max_cost=FALLBACK_COST, multi_edges=vocab.multi_edges, stats=got,
+            needs_incoming=[i not in blank and node_kind(x) in attached
+                            for i, x in enumerate(kept)],
+            unattached_penalty=UNATTACHED_PENALTY,
         )  # fmt: skip
         return None if edges is None else (_filled(words, kept, edges, decided, tok), got)
 

@@ -27,6 +27,7 @@ from hartflow.hybrid.selector import Selector, choose, fit_selector
 from hartflow.hybrid.structure import (
     StructureItem,
     StructureVocab,
+    attached_kinds,
     collate,
     decode_graph,
     graph_or_error,
@@ -142,6 +143,7 @@ class StructureTrainer(Trainer):
         self.vocab.frames = predicate_frames(graphs)
         self.vocab.single_constants = single_constants(graphs)
         self.vocab.kinds = word_kinds(train, graphs)
+        self.vocab.attached = attached_kinds(graphs)
         longest = max(len(c) for c, _ in [*train, *self.data.test])
         hyps = self.data.train_hyps if hybrid else None
         if hyps is not None and self.skipped:
@@ -433,17 +435,17 @@ def with_word_prior(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dic
 
 def with_frames(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dict:
     """A structure checkpoint's config with the frame prior (`StructureVocab.frames`), the
-    single-constant rule (`StructureVocab.single_constants`) and the word kinds
-    (`StructureVocab.kinds`): as saved, or, for a checkpoint trained before they existed, read
-    from its training pairs."""
+    single-constant rule (`StructureVocab.single_constants`), the word kinds
+    (`StructureVocab.kinds`) and the attachment prior (`StructureVocab.attached`): as saved,
+    or, for a checkpoint trained before they existed, read from its training pairs."""
     vocab, anchors = config["vocab"], load_anchors(config)
-    if {"frames", "single_constants", "kinds"} <= set(vocab):
+    if {"frames", "single_constants", "kinds", "attached"} <= set(vocab):
         return config
     graphs = [parse_graph(c, o, anchors) for c, o in train]
     return {**config, "vocab": {
         **vocab, "frames": vocab.get("frames", predicate_frames(graphs)),
         "single_constants": vocab.get("single_constants", single_constants(graphs)),
-        "kinds": word_kinds(train, graphs)}}  # fmt: skip
+        "kinds": word_kinds(train, graphs), "attached": attached_kinds(graphs)}}  # fmt: skip
 
 
 def with_configurations(config: dict, data) -> dict:

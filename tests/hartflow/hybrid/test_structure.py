@@ -633,6 +633,36 @@ class TestJointDecoding:
         vocab.kinds = {"blicked": [4]}
         assert decode_graph(words, decided, vocab).nodes[2] == Node("blick", unary=True)
 
+    def test_a_kind_training_always_attaches_is_attached(self):
+        from hartflow.hybrid.structure import attached_kinds
+
+        (lone,) = TestFramePrior().graphs([("Bo", "Bo")])  # a lone word's graph: no edges
+        graphs = TestFramePrior().graphs(TestFramePrior.PAIRS)
+        assert attached_kinds([*graphs, lone, None]) == [2, 5]  # constants, nouns' predicates
+        form = "DAX ( x _ 1 ) AND WIF ( x _ 4 ) AND blick . agent ( x _ 2 , x _ 1 )"
+        (loose,) = TestFramePrior().graphs([("a dax blicked a wif", form)])
+        assert attached_kinds([*graphs, loose]) == [2]  # a noun's predicate seen unattached
+        words = ("wh", "was", "blicked", "?")
+        vocab = self.vocab(False)
+        vocab.frames = {"blick": [["agent", "theme"], ["theme"], []]}
+        vocab.__post_init__()
+        decided = self.decided(vocab)
+        # unsure of the theme: P(blick has one) = P(`?` is one) = 0.3, no agent
+        logp = torch.full((4, 4, 3), math.log(0.01))
+        logp[:, :, 0] = math.log(0.98)
+        for i, j in ((2, 2), (3, 3)):
+            logp[i, j, 0], logp[i, j, 1] = math.log(0.69), math.log(0.3)
+        decided = {**decided, "slot_logp": logp,
+                   "const": torch.tensor([vocab.token(None)] * 3 + [vocab.token("?")])}  # fmt: skip
+        stats: dict = {}
+        assert decode_graph(words, decided, vocab, stats=stats).edges == ()
+        assert stats["cost"] == 0.0
+        vocab.attached = [2]  # training always makes a constant some predicate's argument
+        assert StructureVocab.from_json(vocab.to_json()).attached == [2]
+        graph = decode_graph(words, decided, vocab, stats=stats)
+        assert graph.edges == (Edge(2, ("theme",), 3),)
+        assert 0 < stats["cost"] < 2 * math.log(0.69 / 0.3) + 1e-6
+
 
 def test_single_constants_is_read_from_the_graphs():
     from hartflow.hybrid.structure import single_constants
