@@ -445,7 +445,8 @@ def with_frames(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dict:
     return {**config, "vocab": {
         **vocab, "frames": vocab.get("frames", predicate_frames(graphs)),
         "single_constants": vocab.get("single_constants", single_constants(graphs)),
-        "kinds": word_kinds(train, graphs), "attached": attached_kinds(graphs)}}  # fmt: skip
+        "kinds": vocab.get("kinds", word_kinds(train, graphs)),
+        "attached": vocab.get("attached", attached_kinds(graphs))}}  # fmt: skip
 
 
 def with_configurations(config: dict, data) -> dict:

@@ -528,7 +528,10 @@ class TestFramePrior:
         assert got["sleep"] == [["agent"]] and len(got) == 2
         assert with_frames(config, train)["vocab"]["single_constants"] is True
         assert with_frames(config, train)["vocab"]["kinds"]["Bo"] == [2]  # a constant
+        assert with_frames(config, train)["vocab"]["attached"] == [2, 5]
         saved = {"vocab": {"frames": {"x": [["y"]]}, "single_constants": False, "kinds": {}}}
+        assert with_frames(saved, train)["vocab"] == {**saved["vocab"], "attached": [2, 5]}
+        saved["vocab"]["attached"] = []
         assert with_frames(saved, train) is saved  # as saved
 
     def test_word_kinds_are_induced_counted_and_saved(self):
