@@ -155,6 +155,26 @@ def _fill(
     return placed, free_out, free_in
 
 
+def crossing_pairs(edges: Iterable[Edge]) -> set[tuple]:
+    """The types of the edge pairs that cross (a < c < b < d for spans (a, b) and (c, d)): per
+    pair, (role, side) of the edge that starts first, then of the other; a role path joined by
+    " . ", a side +1 where the target is right of its head."""
+    spans = [(min(e.head, e.target), max(e.head, e.target), " . ".join(e.role),
+              1 if e.target > e.head else -1) for e in edges]  # fmt: skip
+    return {(r1, s1, r2, s2) for a, b, r1, s1 in spans for c, d, r2, s2 in spans
+            if a < c < b < d}  # fmt: skip
+
+
+def crossing_types(graphs: Iterable[Graph]) -> set[tuple]:
+    """Every type of crossing edge pair the graphs show (`crossing_pairs`; edges to lambda
+    variables left out): the decoder's crossing prior (`decode_search`)."""
+    found: set[tuple] = set()
+    for g in graphs:
+        n = len(g.words)
+        found |= crossing_pairs(e for e in g.edges if e.head < n and e.target < n)
+    return found
+
+
 def slot_name(direction: str, key: SlotKey) -> str:
     """A slot key as one string: `out|agent|-1` (direction, role path joined by ' . ', side)."""
     return f"{direction}|{' . '.join(key[0])}|{key[1]}"
@@ -366,6 +386,8 @@ def decode_search(
     stats: dict | None = None,
     needs_incoming: Sequence[bool] | None = None,
     unattached_penalty: float = 4.0,
+    crossings: set[tuple] | None = None,
+    crossing_penalty: float = 4.0,
 ) -> list[Edge] | None:
     """Edges from predicted slot distributions by a joint search over node configurations.
 
@@ -398,6 +420,10 @@ def decode_search(
         multi_edges: as for `decode_edges`.
         needs_incoming: per node, whether training always shows its kind of node as an edge's
             target: a configuration without an incoming slot costs it `unattached_penalty`.
+        crossings: the types of crossing edge pairs training shows (`crossing_types`), or None
+            (no prior): an assignment whose edges cross in a type outside them costs
+            `crossing_penalty` per such pair, added when it fills (it is visited again at its
+            new cost, after cheaper ones).
         stats: if given, receives "cost" (log-probability and penalties lost against every
             node's best configuration), "changed" (nodes not in their best configuration) and
             "visited", and "score" (the chosen configurations' log-probability less penalties).
@@ -454,11 +480,16 @@ def decode_search(
     costs = [[c for c, _, _ in ch] for ch in choices]
     steps = [[ch[k][2] - ch[k - 1][2] for k in range(1, len(ch))] for ch in choices]
     bound = math.inf if max_cost is None else max_cost
-    heap: list = [(0.0, (0,) * n, 0, None)]
+    heap: list = [(0.0, (0,) * n, 0, None, None)]  # (cost, state, last, edges, parent's flow)
     visited = 0
     while heap and visited < budget:
-        cost, state, last, parent = heapq.heappop(heap)
+        cost, state, last, held, parent = heapq.heappop(heap)
         visited += 1
+        if held is not None:  # a filling assignment, back at its cost with the crossing penalty
+            if stats is not None:
+                stats.update(cost=cost, changed=sum(k > 0 for k in state), visited=visited,
+                             score=sum(base) - cost)  # fmt: skip
+            return list(held)
         if parent is None:
             flow = sum(choices[i][0][2] for i in range(n))
         else:
@@ -471,7 +502,12 @@ def decode_search(
                     d, slot = tab.keys[j]
                     (slots[i].out if d == "out" else slots[i].inc)[slot] += int(row[j])
             edges, unfilled = decode_edges(slots, multi_edges=multi_edges)
-            if not unfilled:
+            unseen = 0 if crossings is None else len(crossing_pairs(edges) - crossings)
+            if not unfilled and unseen:
+                penalized = cost + crossing_penalty * unseen
+                if penalized <= bound:
+                    heapq.heappush(heap, (penalized, state, last, tuple(edges), None))
+            elif not unfilled:
                 if stats is not None:
                     stats.update(cost=cost, changed=sum(k > 0 for k in state), visited=visited,
                                  score=sum(base) - cost)  # fmt: skip
@@ -481,7 +517,8 @@ def decode_search(
             if k < len(costs[i]):
                 nxt_cost = cost + (costs[i][k] - costs[i][k - 1])
                 if nxt_cost <= bound:  # past `max_cost`: never visited
-                    heapq.heappush(heap, (nxt_cost, (*state[:i], k, *state[i + 1 :]), i, flow))
+                    heapq.heappush(heap, (nxt_cost, (*state[:i], k, *state[i + 1 :]), i, None,
+                                          flow))  # fmt: skip
     if stats is not None:
         stats.update(visited=visited)
     return None

@@ -142,6 +142,8 @@ class StructureVocab:
     kinds: dict[str, list[int]] = field(default_factory=dict)
     # the kinds of node training always shows as an edge's target (`attached_kinds`)
     attached: list[int] = field(default_factory=list)
+    # the types of crossing edge pairs training shows (`crossing_types`); None: no prior
+    crossings: list[list] | None = None
 
     def __post_init__(self) -> None:
         self.word_id = {w: i for i, w in enumerate(self.words)}
@@ -150,6 +152,7 @@ class StructureVocab:
         self.slot_id = {k: i for i, k in enumerate(self.slots)}
         self.config_set = {tuple((str(a), int(b)) for a, b in c) for c in self.configs} or None
         self.frame_set = {p: {tuple(f) for f in fs} for p, fs in self.frames.items()}
+        self.crossing_set = None if self.crossings is None else {tuple(c) for c in self.crossings}
 
     @classmethod
     def build(cls, pairs: Sequence[tuple[Tokens, Tokens]], graphs: Sequence[Graph],
@@ -193,7 +196,8 @@ class StructureVocab:
                 "configs": [[list(x) for x in c] for c in self.configs],
                 "presence": self.presence, "token_class": self.token_class,
                 "frames": self.frames, "single_constants": self.single_constants,
-                "kinds": self.kinds, "attached": self.attached}  # fmt: skip
+                "kinds": self.kinds, "attached": self.attached,
+                "crossings": self.crossings}  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: dict) -> StructureVocab:
@@ -202,7 +206,8 @@ class StructureVocab:
                    list(obj.get("configs", [])), dict(obj.get("presence", {})),
                    list(obj.get("token_class", [])), dict(obj.get("frames", {})),
                    bool(obj.get("single_constants", False)),
-                   dict(obj.get("kinds", {})), list(obj.get("attached", [])))  # fmt: skip
+                   dict(obj.get("kinds", {})), list(obj.get("attached", [])),
+                   obj.get("crossings"))  # fmt: skip
 
     def unseen_frames(self, graph: Graph) -> int:
         """How many of `graph`'s nodes have a relational predicate (`predicate_frames`) that
@@ -546,6 +551,7 @@ UNSEEN_PENALTY = 8.0
 SEARCH_TOP = 16
 FALLBACK_COST = 30.0  # the "cost" feature of a graph the search could not decode
 UNATTACHED_PENALTY = 8.0  # a node of a kind training always attaches, left unattached
+CROSSING_PENALTY = 8.0  # per pair of edges crossing in a way training never shows
 # ... and the search's bound: a graph that costs more would rank below the fallback's anyway
 
 
@@ -650,6 +656,7 @@ def _searched(words: Tokens, nodes: list[Node], decided: dict[str, torch.Tensor]
             needs_incoming=[i not in blank and node_kind(x) in attached
                             for i, x in enumerate(kept)],
             unattached_penalty=UNATTACHED_PENALTY,
+            crossings=vocab.crossing_set, crossing_penalty=CROSSING_PENALTY,
         )  # fmt: skip
         return None if edges is None else (_filled(words, kept, edges, decided, tok), got)
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from hartflow.data.logical_form import ConjunctOrder, Graph
-from hartflow.data.slots import configurations
+from hartflow.data.slots import configurations, crossing_types
 from hartflow.errors import HartFlowError
 from hartflow.hybrid.anchoring import Anchoring, Anchors, induce_anchoring, load_anchors, reanchor
 from hartflow.hybrid.hypotheses import Hypothesis
@@ -144,6 +144,7 @@ class StructureTrainer(Trainer):
         self.vocab.single_constants = single_constants(graphs)
         self.vocab.kinds = word_kinds(train, graphs)
         self.vocab.attached = attached_kinds(graphs)
+        self.vocab.crossings = crossings_of(graphs)
         longest = max(len(c) for c, _ in [*train, *self.data.test])
         hyps = self.data.train_hyps if hybrid else None
         if hyps is not None and self.skipped:
@@ -436,17 +437,25 @@ def with_word_prior(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dic
 def with_frames(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dict:
     """A structure checkpoint's config with the frame prior (`StructureVocab.frames`), the
     single-constant rule (`StructureVocab.single_constants`), the word kinds
-    (`StructureVocab.kinds`) and the attachment prior (`StructureVocab.attached`): as saved,
+    (`StructureVocab.kinds`), the attachment and crossing priors (`StructureVocab.attached`,
+    `crossings`): as saved,
     or, for a checkpoint trained before they existed, read from its training pairs."""
     vocab, anchors = config["vocab"], load_anchors(config)
-    if {"frames", "single_constants", "kinds", "attached"} <= set(vocab):
+    if {"frames", "single_constants", "kinds", "attached", "crossings"} <= set(vocab):
         return config
     graphs = [parse_graph(c, o, anchors) for c, o in train]
     return {**config, "vocab": {
         **vocab, "frames": vocab.get("frames", predicate_frames(graphs)),
         "single_constants": vocab.get("single_constants", single_constants(graphs)),
         "kinds": vocab.get("kinds", word_kinds(train, graphs)),
-        "attached": vocab.get("attached", attached_kinds(graphs))}}  # fmt: skip
+        "attached": vocab.get("attached", attached_kinds(graphs)),
+        "crossings": vocab.get("crossings", crossings_of(graphs))}}  # fmt: skip
+
+
+def crossings_of(graphs) -> list[list]:
+    """The crossing prior (`StructureVocab.crossings`) of the training graphs (None skipped),
+    as saved: sorted lists."""
+    return [list(c) for c in sorted(crossing_types(g for g in graphs if g is not None))]
 
 
 def with_configurations(config: dict, data) -> dict:

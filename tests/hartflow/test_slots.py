@@ -13,6 +13,8 @@ from hartflow.data.slots import (
     NodeSlots,
     configuration,
     configurations,
+    crossing_pairs,
+    crossing_types,
     decode_edges,
     decode_scored,
     decode_search,
@@ -196,6 +198,31 @@ class TestSearchDecoding:
         assert decode_search(self.NAMES, table, configs, no_edges=[False, True]) == []
         # nothing that fills within the budget: None (the caller falls back)
         assert decode_search(self.NAMES, table, {((out_a, 1),)}, no_edges=[False, True]) is None
+
+    def test_a_crossing_training_never_shows_costs_its_penalty(self):
+        # 0 -a-> 2 and 3 -b-> 1 cross (spans 0..2 and 1..3): the argmax; 3 -b-> 0 instead nests
+        b = ("b",)
+        names = (slot_name("out", (A, 1)), slot_name("in", (A, -1)),
+                 slot_name("out", (b, -1)), slot_name("in", (b, 1)))  # fmt: skip
+        sure, zero = [0.01, 0.98, 0.01], [0.98, 0.01, 0.01]
+        table = logp([[sure, zero, zero, [0.6, 0.4, 1e-9]], [zero, zero, zero, [0.4, 0.6, 1e-9]],
+                      [zero, sure, zero, zero], [zero, zero, sure, zero]])  # fmt: skip
+        configs = {((names[0], 1),), ((names[0], 1), (names[3], 1)), (), ((names[3], 1),),
+                   ((names[1], 1),), ((names[2], 1),)}  # fmt: skip
+        crossed = [Edge(0, A, 2), Edge(3, b, 1)]
+        assert crossing_pairs(crossed) == {("a", 1, "b", -1)}
+        assert crossing_types([graph(4, [(0, A, 2), (3, b, 1)])]) == {("a", 1, "b", -1)}
+        assert same_edges(decode_search(names, table, configs), crossed)  # no prior
+        stats: dict = {}
+        got = decode_search(names, table, configs, crossings=set(), crossing_penalty=8.0,
+                            stats=stats)  # fmt: skip
+        assert same_edges(got, [Edge(0, A, 2), Edge(3, b, 0)])
+        assert stats["cost"] == pytest.approx(2 * math.log(0.6 / 0.4), abs=1e-3)
+        assert same_edges(decode_search(names, table, configs, crossings={("a", 1, "b", -1)}),
+                          crossed)  # fmt: skip
+        got = decode_search(names, table, configs, crossings=set(), crossing_penalty=0.1,
+                            stats=stats)  # fmt: skip
+        assert same_edges(got, crossed) and stats["cost"] == pytest.approx(0.1)
 
 
 def test_networkx_view():

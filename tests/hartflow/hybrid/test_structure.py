@@ -529,9 +529,11 @@ class TestFramePrior:
         assert with_frames(config, train)["vocab"]["single_constants"] is True
         assert with_frames(config, train)["vocab"]["kinds"]["Bo"] == [2]  # a constant
         assert with_frames(config, train)["vocab"]["attached"] == [2, 5]
+        assert with_frames(config, train)["vocab"]["crossings"] == []  # none cross
         saved = {"vocab": {"frames": {"x": [["y"]]}, "single_constants": False, "kinds": {}}}
-        assert with_frames(saved, train)["vocab"] == {**saved["vocab"], "attached": [2, 5]}
-        saved["vocab"]["attached"] = []
+        assert with_frames(saved, train)["vocab"] == {**saved["vocab"], "attached": [2, 5],
+                                                      "crossings": []}  # fmt: skip
+        saved["vocab"].update(attached=[], crossings=[["a", 1, "b", -1]])
         assert with_frames(saved, train) is saved  # as saved
 
     def test_word_kinds_are_induced_counted_and_saved(self):
