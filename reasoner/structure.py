@@ -315,8 +315,14 @@ class StructureRefiner(nn.Module):
         state: StructureState | None = None,
         *,
         trace: bool = False,
-    ) -> tuple[StructureState, StructureOutput]:
+        inputs: torch.Tensor | None = None,
+        heads: bool = True,
+    ) -> tuple[StructureState, StructureOutput | None]:
         """One supervision step: T outer cycles (the first T-1 under no_grad).
+
+        `inputs` is `embed_inputs(batch)` where the caller holds it (answering: the same for
+        every supervision step); `heads=False` skips the output heads (answering: only the last
+        step's are read) and returns None for the output.
 
         Returns:
             (new state, detached; output with gradients through the last cycle).
@@ -328,7 +334,7 @@ class StructureRefiner(nn.Module):
                 f"input of {L} words exceeds max_len {self.cfg.max_len}; build the refiner "
                 "with a larger max_len"
             )
-        x = self.embed_inputs(batch)
+        x = self.embed_inputs(batch) if inputs is None else inputs
         state = self.initial_state(batch) if state is None else state
         valid = words != PAD  # (B, L)
         buckets = self._distances(L, words.device)
@@ -348,6 +354,8 @@ class StructureRefiner(nn.Module):
                 if trace:
                     steps.append(decisions(self._heads(y, batch, valid, buckets)))
         y, z = self.latent_recursion(x, y, z, bias, rotary)
+        if not heads:
+            return StructureState(y.detach(), z.detach()), None
         out = self._heads(y, batch, valid, buckets)
         if trace:
             steps.append(decisions(out))
@@ -410,7 +418,6 @@ def _copy_mix(
         logits (B, L, V); gate_logits (B, L, 3); sources (B, L) each; hyp_weight (B,)
         -> (B, L, V) log-probabilities
     """
-    V = logits.shape[-1]
     lex, hyp = sources
     usable = torch.stack(
         [torch.ones_like(lex, dtype=torch.bool), lex != NONE,
@@ -418,8 +425,9 @@ def _copy_mix(
     )  # fmt: skip
     gates = torch.softmax(gate_logits.masked_fill(~usable, float("-inf")), dim=-1)
     p = gates[..., :1] * torch.softmax(logits, dim=-1)
-    p = p + gates[..., 1:2] * F.one_hot(lex, V).to(p.dtype)
-    p = p + gates[..., 2:3] * F.one_hot(hyp, V).to(p.dtype)
+    # + gate · onehot(token), added at the token's index (the same sums, without (B, L, V) one-hots)
+    p = p.scatter_add(-1, lex.unsqueeze(-1), gates[..., 1:2].to(p.dtype))
+    p = p.scatter_add(-1, hyp.unsqueeze(-1), gates[..., 2:3].to(p.dtype))
     return torch.log(p.clamp_min(1e-30))
 
 

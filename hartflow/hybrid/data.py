@@ -115,12 +115,14 @@ def prepare(
     progress: Callable[[str, int, int], None] | None = None,
     prefer: str | None = None,
     augment: bool = True,
+    keep_train_hyps: bool = True,
 ) -> RunData:
     """Load the pairs and, in hybrid mode, the hypotheses (from the cache or computed).
 
     `prefer` names a cache file to use if it exists (the one a checkpoint was trained with, so
     evaluation sees the same memory even if the reasoner's code changed since); `augment=False`
-    skips the recombined pairs (answering needs none)."""
+    skips the recombined pairs and `keep_train_hyps=False` leaves the training pairs' hypotheses out
+    of a cache that holds them (answering needs neither)."""
     train, test, cats = load_pairs(cfg)
     n_aug = augment_count(cfg, train) if augment else 0
     augmented: list = []
@@ -142,7 +144,8 @@ def prepare(
     reasoner = None
     if path.is_file():
         obj = _read_cache(path)
-        train_hyps, test_hyps = to_h(obj["train"]), to_h(obj["test"])
+        test_hyps = to_h(obj["test"])
+        train_hyps = to_h(obj["train"]) if keep_train_hyps else None
     else:
         log.info("computing hypotheses (%d folds) for %d training pairs", cfg.folds, len(train))
         train_hyps = cross_fit(

@@ -239,7 +239,8 @@ def _answer_member(
     prefer = config.get("hypotheses_cache") if same else None
     slots = config["vocab"] if config["kind"] == "structure-refiner" else {}
     old_slots = bool(slots.get("slots")) and not slots.get("configs")  # reads the prior from them
-    data = prepare(run_cfg, out=out_dir, prefer=prefer, augment=old_slots)
+    data = prepare(run_cfg, out=out_dir, prefer=prefer, augment=old_slots,
+                   keep_train_hyps=False)
     if max_test is not None and max_test < len(data.test):
         seed = cfg.seed if sample_seed is None else sample_seed
         keep = sorted(random.Random(seed).sample(range(len(data.test)), max_test))

@@ -274,8 +274,12 @@ def refine_structure(
     predicate and constant heads' "none" (`StructureVocab.presence_bias`: the word prior)."""
     state: StructureState | None = None
     rows: list[dict[str, Any]] = []
-    for s in range(model.cfg.max_halt_steps):
-        state, out = model(batch, state, trace=trace)
+    x = model.embed_inputs(batch)  # the same at every step
+    steps = model.cfg.max_halt_steps
+    for s in range(steps):  # without a trace only the last step's heads are read
+        state, out = model(batch, state, trace=trace, inputs=x, heads=trace or s == steps - 1)
+        if out is None:
+            continue
         p_halt = torch.sigmoid(out.q_halt_logits)
         for c, decided in enumerate(out.trace):
             rows.append({"step": s + 1, "cycle": c + 1, "decisions": decided, "halt": p_halt})

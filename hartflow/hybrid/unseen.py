@@ -103,6 +103,9 @@ def stand_in_commands(config: dict, data, commands: list[Tokens], run_cfg
     `TrainConfig`). The stand-ins are read from the
     training pairs alone (the induced lexicon, not a member's HRR reading of it), so an
     ensemble's members choose the same ones."""
+    known = {w for c, _ in data.train for w in c}
+    if all(w in known for c in commands for w in c):
+        return list(commands), data.test_hyps, [{} for _ in commands]
     stand = StandIns.build(data.train, induce_lexicon(data.train),
                            config["vocab"].get("kinds", {}))  # fmt: skip
     substituted = [stand.substitute(c) for c in commands]
