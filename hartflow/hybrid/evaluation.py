@@ -464,7 +464,8 @@ def decode_trace(checkpoint: str | Path, command: str, *, _keep: bool = False) -
     known = set(vocab.words) if structure else vocab.known_words()
     unknown = [w for w in words if w not in known]
     hyps, data = None, None
-    priors = {"presence", "frames", "single_constants", "kinds", "attached", "crossings"}
+    priors = {"presence", "frames", "single_constants", "kinds", "attached", "crossings",
+              "left_kinds"}
     old_structure = structure and not priors <= set(config["vocab"])
     if cfg.mode == "hybrid" or old_structure or (structure and unknown):
         # an old checkpoint counts its priors; an unseen word's stand-in is read from the pairs

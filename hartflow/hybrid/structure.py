@@ -144,6 +144,9 @@ class StructureVocab:
     attached: list[int] = field(default_factory=list)
     # the types of crossing edge pairs training shows (`crossing_types`); None: no prior
     crossings: list[list] | None = None
+    # per word, the kind decisions (unary + 2 · definite) of the nodes right after it that have a
+    # predicate, in training (`left_kinds`)
+    left_kinds: dict[str, list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.word_id = {w: i for i, w in enumerate(self.words)}
@@ -197,7 +200,7 @@ class StructureVocab:
                 "presence": self.presence, "token_class": self.token_class,
                 "frames": self.frames, "single_constants": self.single_constants,
                 "kinds": self.kinds, "attached": self.attached,
-                "crossings": self.crossings}  # fmt: skip
+                "crossings": self.crossings, "left_kinds": self.left_kinds}  # fmt: skip
 
     @classmethod
     def from_json(cls, obj: dict) -> StructureVocab:
@@ -207,7 +210,7 @@ class StructureVocab:
                    list(obj.get("token_class", [])), dict(obj.get("frames", {})),
                    bool(obj.get("single_constants", False)),
                    dict(obj.get("kinds", {})), list(obj.get("attached", [])),
-                   obj.get("crossings"))  # fmt: skip
+                   obj.get("crossings"), dict(obj.get("left_kinds", {})))  # fmt: skip
 
     def unseen_frames(self, graph: Graph) -> int:
         """How many of `graph`'s nodes have a relational predicate (`predicate_frames`) that
@@ -274,6 +277,22 @@ def word_kinds(pairs: Sequence[tuple[Tokens, Tokens]],
         if g is not None:
             for w, node in zip(command, g.nodes, strict=False):  # then lambda variables
                 found.setdefault(w, set()).add(node_kind(node))
+    return {w: sorted(k) for w, k in found.items()}
+
+
+def left_kinds(graphs: Iterable[Graph | None]) -> dict[str, list[int]]:
+    """Per word, the kind decisions (unary + 2 · definite) the graphs show for the nodes with a
+    predicate right after it (None graphs skipped): the decoder's left-word prior
+    (`decode_graph`; a determiner decides between a unary conjunct and a definite marker)."""
+    found: dict[str, set[int]] = {}
+    for g in graphs:
+        if g is None:
+            continue
+        for i in range(1, len(g.words)):
+            node = g.nodes[i]
+            if node.pred is not None:
+                kind = int(node.unary) + 2 * int(node.definite)
+                found.setdefault(g.words[i - 1], set()).add(kind)
     return {w: sorted(k) for w, k in found.items()}
 
 
@@ -616,21 +635,28 @@ def decode_graph(
 
 
 def _seen_kinds(graph: Graph, decided: dict[str, torch.Tensor], vocab: StructureVocab) -> Graph:
-    """The word-kind prior as a constraint on the kind decision (unary conjunct, definite
-    marker): a node whose word training shows, but never as this kind of node
-    (`StructureVocab.unseen_kinds`), takes the likeliest kind decision that makes it one
-    training shows, where one does (a noun that always has a conjunct or a marker keeps one deep
-    in a sentence longer than training's). Its predicate and constant stay as decided."""
-    if not vocab.kinds or "kind_logp" not in decided:
+    """The kind priors as a constraint on the kind decision (unary conjunct, definite marker) of
+    a node with a predicate: it must make the node a kind its word shows in training
+    (`StructureVocab.kinds`: a noun that always has a conjunct or a marker keeps one deep in a
+    sentence longer than training's), and be one that training shows after the word on its left
+    (`StructureVocab.left_kinds`: what a determiner says). Where the decision breaks one, the
+    likeliest decision that keeps both is taken, else the likeliest that keeps the word's own.
+    Its predicate and constant stay as decided."""
+    if not (vocab.kinds or vocab.left_kinds) or "kind_logp" not in decided:
         return graph
     nodes = list(graph.nodes)
     for i, (w, node) in enumerate(zip(graph.words, graph.nodes, strict=False)):
-        seen = vocab.kinds.get(w)
-        if not seen or node_kind(node) in seen or node.pred is None:
+        if node.pred is None:
             continue  # a unary conjunct or a definite marker needs a predicate
+        own = vocab.kinds.get(w)
+        left = vocab.left_kinds.get(graph.words[i - 1]) if i else None
         logp = [float(x) for x in decided["kind_logp"][i]]
         made = [Node(node.pred, bool(k & 1), bool(k & 2), node.constant) for k in range(len(logp))]
-        options = [k for k, m in enumerate(made) if node_kind(m) in seen]
+        by_word = [k for k, m in enumerate(made) if not own or node_kind(m) in own]
+        both = [k for k in by_word if not left or k in left]
+        if int(node.unary) + 2 * int(node.definite) in both:
+            continue
+        options = both or by_word
         if options:
             nodes[i] = made[max(options, key=lambda k: logp[k])]
     return replace(graph, nodes=tuple(nodes))

@@ -31,6 +31,7 @@ from hartflow.hybrid.structure import (
     collate,
     decode_graph,
     graph_or_error,
+    left_kinds,
     make_item,
     parse_graph,
     predicate_frames,
@@ -145,6 +146,7 @@ class StructureTrainer(Trainer):
         self.vocab.kinds = word_kinds(train, graphs)
         self.vocab.attached = attached_kinds(graphs)
         self.vocab.crossings = crossings_of(graphs)
+        self.vocab.left_kinds = left_kinds(graphs)
         longest = max(len(c) for c, _ in [*train, *self.data.test])
         hyps = self.data.train_hyps if hybrid else None
         if hyps is not None and self.skipped:
@@ -441,11 +443,11 @@ def with_word_prior(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dic
 def with_frames(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dict:
     """A structure checkpoint's config with the frame prior (`StructureVocab.frames`), the
     single-constant rule (`StructureVocab.single_constants`), the word kinds
-    (`StructureVocab.kinds`), the attachment and crossing priors (`StructureVocab.attached`,
-    `crossings`): as saved,
+    (`StructureVocab.kinds`), the attachment, crossing and left-word priors
+    (`StructureVocab.attached`, `crossings`, `left_kinds`): as saved,
     or, for a checkpoint trained before they existed, read from its training pairs."""
     vocab, anchors = config["vocab"], load_anchors(config)
-    if {"frames", "single_constants", "kinds", "attached", "crossings"} <= set(vocab):
+    if {"frames", "single_constants", "kinds", "attached", "crossings", "left_kinds"} <= set(vocab):
         return config
     graphs = [parse_graph(c, o, anchors) for c, o in train]
     return {**config, "vocab": {
@@ -453,7 +455,8 @@ def with_frames(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dict:
         "single_constants": vocab.get("single_constants", single_constants(graphs)),
         "kinds": vocab.get("kinds", word_kinds(train, graphs)),
         "attached": vocab.get("attached", attached_kinds(graphs)),
-        "crossings": vocab.get("crossings", crossings_of(graphs))}}  # fmt: skip
+        "crossings": vocab.get("crossings", crossings_of(graphs)),
+        "left_kinds": vocab.get("left_kinds", left_kinds(graphs))}}  # fmt: skip
 
 
 def crossings_of(graphs) -> list[list]:

@@ -531,9 +531,10 @@ class TestFramePrior:
         assert with_frames(config, train)["vocab"]["attached"] == [2, 5]
         assert with_frames(config, train)["vocab"]["crossings"] == []  # none cross
         saved = {"vocab": {"frames": {"x": [["y"]]}, "single_constants": False, "kinds": {}}}
-        assert with_frames(saved, train)["vocab"] == {**saved["vocab"], "attached": [2, 5],
-                                                      "crossings": []}  # fmt: skip
-        saved["vocab"].update(attached=[], crossings=[["a", 1, "b", -1]])
+        assert with_frames(saved, train)["vocab"] == {
+            **saved["vocab"], "attached": [2, 5], "crossings": [],
+            "left_kinds": {"a": [1], "dax": [0], "was": [0]}}  # fmt: skip
+        saved["vocab"].update(attached=[], crossings=[["a", 1, "b", -1]], left_kinds={})
         assert with_frames(saved, train) is saved  # as saved
 
     def test_word_kinds_are_induced_counted_and_saved(self):
@@ -634,6 +635,21 @@ class TestJointDecoding:
         assert decode_graph(words, decided, vocab).nodes[2] == Node("blick", unary=True)
         vocab.kinds = {"blicked": [2]}  # none of the kind decisions makes a seen one: as decided
         assert decode_graph(words, decided, vocab).nodes[2] == Node("blick", unary=True)
+        # the word on the left: training shows no conjunct or marker after `was`
+        vocab.kinds, vocab.left_kinds = {}, {"was": [0]}
+        assert decode_graph(words, decided, vocab).nodes[2] == Node("blick")
+        vocab.left_kinds = {"was": [0, 2]}  # a definite marker is seen, but less likely here
+        assert decode_graph(words, decided, vocab).nodes[2] == Node("blick")
+        vocab.kinds = {"blicked": [5]}  # standing alone after `was`: the marker keeps both
+        assert decode_graph(words, decided, vocab).nodes[2] == Node("blick", definite=True)
+        vocab.left_kinds = {"was": [0]}  # the word's own kinds win where both cannot hold
+        assert decode_graph(words, decided, vocab).nodes[2] == Node("blick", unary=True)
+        from hartflow.hybrid.structure import left_kinds
+
+        graphs = TestFramePrior().graphs(TestFramePrior.PAIRS)
+        assert left_kinds([*graphs, None]) == {"a": [1], "dax": [0], "was": [0]}
+        vocab.kinds, vocab.left_kinds = {}, {"was": [0]}
+        assert StructureVocab.from_json(vocab.to_json()).left_kinds == {"was": [0]}
         del decided["kind_logp"]  # decisions kept before the kind head's log-probabilities
         vocab.kinds = {"blicked": [4]}
         assert decode_graph(words, decided, vocab).nodes[2] == Node("blick", unary=True)
