@@ -138,7 +138,7 @@ def _scored_row(
     cfg: TrainConfig, out: Path, name: str, max_test: int | None, trained: dict[str, Any]
 ) -> dict[str, Any]:
     """A trained run's row: `trained` (step, seconds, parameters) and its evaluation."""
-    ev = evaluate_refiner(out, max_test=max_test, batch_size=256,
+    ev = evaluate_refiner(out, max_test=max_test,
                           predictions=out / "predictions.tsv")  # fmt: skip
     row = {
         "name": name, "task": cfg.task, "split": cfg.split, "mode": cfg.mode,
@@ -276,7 +276,7 @@ def redecode(part: str, work: Path) -> dict[str, Any]:
         run = work / row["name"]
         if "final" not in row["name"] or not run.is_dir():
             continue
-        ev = evaluate_refiner(run, batch_size=256, predictions=run / "predictions-redecoded.tsv")
+        ev = evaluate_refiner(run, predictions=run / "predictions-redecoded.tsv")
         keep = ("exact_match", "official_match", "order_insensitive_match", "fixed", "broken",
                 "ill_formed", "refiner_alone_exact_match", "answer_sources", "per_category",
                 "per_category_official", "per_category_order_insensitive", "seconds")  # fmt: skip

@@ -18,6 +18,8 @@ whose conjuncts come in another order.
 
 from __future__ import annotations
 
+import functools
+
 __all__ = ["official_form", "official_match"]
 
 
@@ -39,6 +41,7 @@ def _sort_conjuncts(lf: str) -> str:
     return " AND ".join(body)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a gen set's gold forms are compared once per answer set
 def official_form(lf: str) -> str:
     """A logical form as SLOG's evaluation compares it (see the module docstring)."""
     renumbered: dict[str, int] = {}

@@ -99,7 +99,7 @@ def evaluate_refiner(
     train: str | Path | None = None,
     test: str | Path | None = None,
     mode: str | None = None,
-    batch_size: int = 128,
+    batch_size: int = 64,
     progress: Callable[[int, int], None] | None = None,
     threads: int | None = 1,
     device: str = "cpu",
@@ -252,6 +252,7 @@ def _answer_member(
         from hartflow.hybrid.selector import Selector
         from hartflow.hybrid.structure_run import (
             hybrid_answers,
+            memory_answers,
             structure_answers,
             with_configurations,
         )
@@ -267,11 +268,14 @@ def _answer_member(
             progress=progress, keep=rows,
         )  # fmt: skip
         selector = Selector.from_json(config.get("selector"))
+        memory = memory_answers(commands, hyps, load_anchors(config))
         answers, sources = hybrid_answers(
             raw, features, hyps, commands, anchors=load_anchors(config), selector=selector,
+            memory=memory,
         )  # fmt: skip
         halting, _ = hybrid_answers(  # the halting head's rule alone, for comparison
             raw, features, hyps, commands, anchors=load_anchors(config), selector=Selector(),
+            memory=memory,
         )  # fmt: skip
         answers, raw, halting = ([StandIns.rename(a, r) for a, r in zip(x, renames, strict=True)]
                                  for x in (answers, raw, halting))  # fmt: skip
@@ -288,7 +292,8 @@ def _answer_member(
     if config["kind"] == "structure-refiner":
         out.update(raw=raw, features=features, sources=sources, halting=halting,
                    selector=selector.to_json(), rows=rows,
-                   stand_ins={"commands": commands, "hyps": hyps, "renames": renames})  # fmt: skip
+                   stand_ins={"commands": commands, "renames": renames},
+                   memory=memory)  # fmt: skip
     else:
         out.update(raw=out["answers"], features=None, sources=None, halting=None, selector=None)
     return out
@@ -330,8 +335,6 @@ def _answer_ensemble(
     """The members' answers (side by side, one process each) and the vote's (as `_answer_member`
     returns them, member 0's data; no single refiner's or halting rule's answers), with each
     member's own scores."""
-    from hartflow.hybrid.structure_run import memory_answer
-
     configs = _structure_members(folders)
     done: dict[int, tuple[int, int]] = {}
 
@@ -348,11 +351,8 @@ def _answer_ensemble(
         if [a for _, a in g["data"].test] != gold:
             raise HartFlowError(f"{f} answers another test set than {folders[0]}")
     stand = first["stand_ins"]  # unseen words replaced (`stand_in_commands`): the same for all
-    commands, hyps, renames = stand["commands"], stand["hyps"], stand["renames"]
-    anchors = load_anchors(first["config"])
-    memory = ([StandIns.rename(memory_answer(c, h, anchors), r)
-               for c, h, r in zip(commands, hyps, renames, strict=True)]
-              if hyps else [None] * len(commands))  # fmt: skip
+    commands, renames = stand["commands"], stand["renames"]
+    memory = [StandIns.rename(m, r) for m, r in zip(first["memory"], renames, strict=True)]
     answers, sources = vote(
         [g["raw"] for g in got],
         [g["answers"] for g in got],

@@ -309,7 +309,7 @@ def answer_rows(
     vocab: StructureVocab,
     order: ConjunctOrder,
     *,
-    batch_size: int = 128,
+    batch_size: int = 64,
     device: str = "cpu",
     progress=None,
     keep: list | None = None,
@@ -387,7 +387,7 @@ def structure_answers(
     commands: Sequence[Tokens],
     hyps: Sequence[list[Hypothesis]] | None,
     *,
-    batch_size: int = 128,
+    batch_size: int = 64,
     device: str = "cpu",
     progress=None,
     keep: list | None = None,
@@ -428,6 +428,14 @@ def memory_answer(
         return None
     graph = parse_graph(command, hyps[0].tokens, anchors)
     return None if graph is None else render_graph(graph, None)
+
+
+def memory_answers(commands: Sequence[Tokens], hyps: Sequence[list[Hypothesis]] | None,
+                   anchors: dict[str, str] | None) -> list[Tokens | None]:  # fmt: skip
+    """`memory_answer` of every command (all None without hypotheses)."""
+    if not hyps:
+        return [None] * len(commands)
+    return [memory_answer(c, h, anchors) for c, h in zip(commands, hyps, strict=True)]
 
 
 def with_word_prior(config: dict, train: Sequence[tuple[Tokens, Tokens]]) -> dict:
@@ -487,6 +495,7 @@ def hybrid_answers(
     *,
     anchors: dict[str, str] | None,
     selector: Selector,
+    memory: Sequence[Tokens | None] | None = None,
 ) -> tuple[list[Tokens | None], list[str]]:
     """The hybrid's answers: the memory's (through the codec) and the refiner's graph where they
     agree or only one exists, else the selector's choice; and each answer's source. Where
@@ -494,7 +503,8 @@ def hybrid_answers(
     instantiation) stands, so an answer is ill-formed only where no hypothesis parses."""
     if hyps is None:
         return list(refiner), ["refiner"] * len(refiner)
-    memory = [memory_answer(c, h, anchors) for c, h in zip(commands, hyps, strict=True)]
+    if memory is None:
+        memory = memory_answers(commands, hyps, anchors)
     answers, sources = choose(refiner, memory, features, selector)
     for i, a in enumerate(answers):
         if a is None:
