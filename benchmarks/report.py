@@ -235,7 +235,11 @@ def grid_sudoku_hard(result: dict) -> str:
 
 
 def _pct100(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f} %"
+    if x is None:
+        return "–"
+    if 0.9995 <= x < 1:  # one decimal would round it to 100.0 %
+        return f"{100 * x:.2f} %"
+    return f"{100 * x:.1f} %"
 
 
 def grid_cpu(result: dict) -> str:
