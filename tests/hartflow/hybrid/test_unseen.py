@@ -126,6 +126,10 @@ def test_answers_are_the_stand_ins_answers_renamed(unseen_run, tmp_path):
     from hartflow.zeroshot.lexicon import induce_lexicon
 
     _, _, config = load_refiner(folder / "run")[1:]
+    # a checkpoint trained today saves the decoder's priors (older ones read them on loading)
+    saved = config["vocab"]
+    assert saved["attached"] == [2, 5] and saved["crossings"] == []  # arguments; none cross
+    assert saved["left_kinds"]["a"] == [1] and saved["left_kinds"]["the"] == [2]
     pairs = load_pairs(Cfg(task=None, split=None, train_file=str(folder / "train.tsv"),
                            test_file=str(folder / "test.tsv")))[0]  # fmt: skip
     st = StandIns.build(pairs, induce_lexicon(pairs), with_frames(config, pairs)["vocab"]["kinds"])
