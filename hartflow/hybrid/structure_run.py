@@ -23,23 +23,25 @@ from hartflow.data.slots import configurations, crossing_types
 from hartflow.errors import HartFlowError
 from hartflow.hybrid.anchoring import Anchoring, Anchors, induce_anchoring, load_anchors, reanchor
 from hartflow.hybrid.hypotheses import Hypothesis
+from hartflow.hybrid.priors import (
+    attached_kinds,
+    left_kinds,
+    predicate_frames,
+    single_constants,
+    word_kinds,
+    word_presence,
+)
 from hartflow.hybrid.selector import Selector, choose, fit_selector
 from hartflow.hybrid.structure import (
     StructureItem,
     StructureVocab,
-    attached_kinds,
     collate,
     decode_graph,
     graph_or_error,
-    left_kinds,
     make_item,
     parse_graph,
-    predicate_frames,
     render_graph,
-    single_constants,
     slot_count_classes,
-    word_kinds,
-    word_presence,
 )
 from hartflow.hybrid.training import Trainer
 from hartflow.zeroshot.lexicon import LexiconMemory, induce_lexicon
