@@ -194,7 +194,16 @@ class GridReasoner(ACTModel):
     def n_grad(self) -> int:
         raise NotImplementedError
 
-    def update(self, name: str, state: dict[str, torch.Tensor], x: torch.Tensor, rotary) -> None:
+    def update(
+        self,
+        name: str,
+        state: dict[str, torch.Tensor],
+        x: torch.Tensor,
+        rotary,
+        *,
+        seq_first: bool = False,
+    ) -> None:
+        """Apply one scheduled update to `state` in place (seq_first: tensors are (L, B, D))."""
         raise NotImplementedError
 
     def initial_state(self, batch_size: int, device: torch.device) -> dict[str, torch.Tensor]:
@@ -214,8 +223,13 @@ class GridReasoner(ACTModel):
             for n in self.state_names
         }
 
-    def inner(self, state: dict[str, torch.Tensor], batch: Batch):
+    def inner(self, state: dict[str, torch.Tensor], batch: Batch, *, seq_first: bool = False):
         """The recursion of one supervision step; returns the detached new state and the heads.
+
+        seq_first: run the recursion on (P + L, B, D) tensors (`layers.Block`), the layout the
+        compiled train step uses; the state goes in and comes out as (B, P + L, D) either way
+        (seq_first returns transposed views). Eager training keeps the default, the reference's
+        layout and arithmetic.
 
         Shapes:
             state: name -> (B, P + L, D); logits: (B, L, V) fp32; q_*: (B,) fp32.
@@ -229,13 +243,18 @@ class GridReasoner(ACTModel):
         x = self.embed(batch["inputs"], batch["puzzle_identifiers"], dtype=dtype)  # (B, P + L, D)
         rotary = self.rotary() if self.rotary is not None else None
         state = dict(state)
+        if seq_first:
+            x = x.transpose(0, 1)
+            state = {n: t.transpose(0, 1) for n, t in state.items()}
         ops = self.schedule()
         split = len(ops) - self.n_grad()
         with torch.no_grad():
             for name in ops[:split]:
-                self.update(name, state, x, rotary)
+                self.update(name, state, x, rotary, seq_first=seq_first)
         for name in ops[split:]:
-            self.update(name, state, x, rotary)
+            self.update(name, state, x, rotary, seq_first=seq_first)
+        if seq_first:
+            state = {n: t.transpose(0, 1) for n, t in state.items()}
         out = state[self.read]
         # the head reads every position, then the prefix is dropped (the reference's order: its
         # weight gradient sums over all B·(P + L) rows, so slicing first would round differently)

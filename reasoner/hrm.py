@@ -58,8 +58,17 @@ class HRM(GridReasoner):
     def n_grad(self) -> int:
         return 2  # the 1-step gradient: only the final z_low and z_high updates
 
-    def update(self, name: str, state: dict[str, torch.Tensor], x: torch.Tensor, rotary) -> None:
+    def update(
+        self,
+        name: str,
+        state: dict[str, torch.Tensor],
+        x: torch.Tensor,
+        rotary,
+        *,
+        seq_first: bool = False,
+    ) -> None:
+        kw = {"seq_first": seq_first}
         if name == "z_low":
-            state["z_low"] = self.low(state["z_low"], state["z_high"] + x, rotary)
+            state["z_low"] = self.low(state["z_low"], state["z_high"] + x, rotary, **kw)
         else:
-            state["z_high"] = self.high(state["z_high"], state["z_low"], rotary)
+            state["z_high"] = self.high(state["z_high"], state["z_low"], rotary, **kw)

@@ -162,15 +162,26 @@ class Attention(nn.Module):
         self.out = Linear(dim, dim, generator=generator)
 
     def forward(
-        self, x: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor] | None = None
+        self,
+        x: torch.Tensor,
+        rotary: tuple[torch.Tensor, torch.Tensor] | None = None,
+        *,
+        seq_first: bool = False,
     ) -> torch.Tensor:
-        B, L, D = x.shape
-        qkv = self.qkv(x).view(B, L, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        """seq_first: x (and the output) is (L, B, D), the compiled path's layout."""
+        if seq_first:
+            L, B, D = x.shape
+            qkv = self.qkv(x).view(L, B, 3, self.n_heads, self.head_dim).permute(2, 1, 3, 0, 4)
+        else:
+            B, L, D = x.shape
+            qkv = self.qkv(x).view(B, L, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # each (B, H, L, hd)
         if rotary is not None:
             cos, sin = rotary
             q, k = apply_rotary(q, k, cos[:L], sin[:L])
         o = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)  # (B, H, L, hd)
+        if seq_first:
+            return self.out(o.permute(2, 0, 1, 3).reshape(L, B, D))
         return self.out(o.transpose(1, 2).reshape(B, L, D))
 
 
@@ -215,6 +226,18 @@ class SwiGLU(nn.Module):
         """
         return self(x.transpose(-1, -2)).transpose(-1, -2)
 
+    def forward_over_first_axis(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the MLP along the first axis, with the weights on the left: W·X for X = x
+        flattened to (dim, rest). The same products as `forward_over_rows` on the transposed
+        layout, but with x contiguous no operand is transposed (the compiled path's layout).
+
+        Shapes:
+            x: (dim, ...) -> (dim, ...)
+        """
+        x2 = x.reshape(x.shape[0], -1)
+        gate, up = (self.gate_up.weight.to(x.dtype) @ x2).chunk(2, dim=0)
+        return (self.down.weight.to(x.dtype) @ (F.silu(gate) * up)).view(x.shape)
+
 
 class Block(nn.Module):
     """Post-norm block: h = norm(h + mixer(h)); h = norm(h + swiglu(h)).
@@ -222,8 +245,14 @@ class Block(nn.Module):
     `mixer="attention"`: self-attention over positions. `mixer="mlp"` (TRM's `mlp_t`): a SwiGLU
     over the sequence axis of fixed length `seq_len`, whose residual is normalised over that axis.
 
+    `seq_first=True` takes h as (L, B, D), the layout the compiled train step runs in: there the
+    sequence mixer's matmuls read contiguous operands (W·X instead of Xᵀ·Wᵀ per row). The same
+    arithmetic per element; the matmul library may sum in another order, so it is not part of
+    the bit-exact reference path (eager uses the default).
+
     Shapes:
-        h: (B, L, D) -> (B, L, D); with mixer="mlp", L must equal seq_len.
+        h: (B, L, D) -> (B, L, D), or (L, B, D) with seq_first; with mixer="mlp", L must equal
+        seq_len.
     """
 
     def __init__(
@@ -251,10 +280,16 @@ class Block(nn.Module):
         self.mlp = SwiGLU(dim, expansion, multiple=ffn_multiple, generator=generator)
 
     def forward(
-        self, h: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor] | None = None
+        self,
+        h: torch.Tensor,
+        rotary: tuple[torch.Tensor, torch.Tensor] | None = None,
+        *,
+        seq_first: bool = False,
     ) -> torch.Tensor:
         if self.mixer == "attention":
-            h = rms_norm(h + self.attn(h, rotary), eps=self.eps)
+            h = rms_norm(h + self.attn(h, rotary, seq_first=seq_first), eps=self.eps)
+        elif seq_first:
+            h = rms_norm(h + self.token_mlp.forward_over_first_axis(h), eps=self.eps, dim=0)
         else:
             h = rms_norm(h + self.token_mlp.forward_over_rows(h), eps=self.eps, dim=-2)
         return rms_norm(h + self.mlp(h), eps=self.eps)
@@ -264,7 +299,7 @@ class ReasoningModule(nn.Module):
     """A stack of blocks with input injection: blocks(h + injection) (injection None = none).
 
     Shapes:
-        h, injection: (B, L, D) -> (B, L, D)
+        h, injection: (B, L, D) -> (B, L, D); (L, B, D) each with seq_first (see `Block`).
     """
 
     def __init__(self, blocks: list[Block] | nn.ModuleList):
@@ -276,9 +311,11 @@ class ReasoningModule(nn.Module):
         h: torch.Tensor,
         injection: torch.Tensor | None,
         rotary: tuple[torch.Tensor, torch.Tensor] | None = None,
+        *,
+        seq_first: bool = False,
     ) -> torch.Tensor:
         if injection is not None:
             h = h + injection
         for block in self.blocks:
-            h = block(h, rotary)
+            h = block(h, rotary, seq_first=seq_first)
         return h

@@ -65,13 +65,23 @@ class TRM(GridReasoner):
     def n_grad(self) -> int:
         return 2 if self.config.one_step_grad else self.config.n_latent_steps + 1
 
-    def update(self, name: str, state: dict[str, torch.Tensor], x: torch.Tensor, rotary) -> None:
+    def update(
+        self,
+        name: str,
+        state: dict[str, torch.Tensor],
+        x: torch.Tensor,
+        rotary,
+        *,
+        seq_first: bool = False,
+    ) -> None:
         net_y = self.net_y if self.net_y is not None else self.net
+        kw = {"seq_first": seq_first}
         if self.config.single_z:  # z = f(z, x) ; then z = f(z) for the answer update
+            z = state["z"]
             state["z"] = (
-                self.net(state["z"], x, rotary) if name == "z" else net_y(state["z"], None, rotary)
+                self.net(z, x, rotary, **kw) if name == "z" else net_y(z, None, rotary, **kw)
             )
         elif name == "z":
-            state["z"] = self.net(state["z"], state["y"] + x, rotary)
+            state["z"] = self.net(state["z"], state["y"] + x, rotary, **kw)
         else:
-            state["y"] = net_y(state["y"], state["z"], rotary)
+            state["y"] = net_y(state["y"], state["z"], rotary, **kw)

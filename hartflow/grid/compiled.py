@@ -4,7 +4,10 @@ a one-line fallback to eager.
 Compiled (each `dynamic=False`: a run's batch shape is fixed):
 - the model's recursion `model.inner` (embedding, the no-grad cycles, the gradient cycle, the
   heads); AOTAutograd compiles its backward as well. HRM's no-grad bootstrap step is a second
-  graph of the same function.
+  graph of the same function. With the sequence-MLP mixer it runs sequence-first
+  (`inner(..., seq_first=True)`: the state as (L, B, D) inside the recursion), where the mixer's
+  matmuls read contiguous operands (W·X): ≈ 5 % faster per CPU train step at hidden 128 and
+  512. Attention models stay batch-first: sequence-first made their step ≈ 7 % slower.
 - the ACT loss (float64 stablemax, the BCEs and the metric sums), fused into a few kernels.
 - on CUDA, the AdamATan2 update of the dense weights, with the learning rate and the bias
   corrections passed as tensors so that no step recompiles (on CPU it is < 1 % of a step and
@@ -92,6 +95,8 @@ class StepFunctions:
         loss_fn: the ACT loss with its options bound (`functools.partial(act_loss, ...)`).
         enabled: compile at all (TrainConfig.compile).
         compile_optimizer: also compile the dense optimiser's update (CUDA).
+        seq_first: run the compiled recursion sequence-first; None = where the model's mixer
+            is the sequence MLP (see the module docstring).
     """
 
     def __init__(
@@ -101,16 +106,21 @@ class StepFunctions:
         *,
         enabled: bool,
         compile_optimizer: bool = False,
+        seq_first: bool | None = None,
     ):
         self.model, self.eager_loss = model, loss_fn
         self.enabled = enabled
         self.failed: str | None = None
+        if seq_first is None:
+            seq_first = getattr(getattr(model, "config", None), "mixer", None) == "mlp"
+        self.seq_first = seq_first  # the compiled recursion's layout (eager: the reference's)
         if enabled:
             # a fresh dynamo cache per run: graphs are cached per code object, so a process
             # that trains models in turn (`grid ablate`, the speed benchmark) would otherwise
             # reach dynamo's recompile limit and silently run the later ones eagerly
             torch._dynamo.reset()
-            self._inner = torch.compile(model.inner, dynamic=False)
+            inner = functools.partial(model.inner, seq_first=seq_first)
+            self._inner = torch.compile(inner, dynamic=False)
             self._loss = torch.compile(loss_fn, dynamic=False)
         self._update = (
             torch.compile(adam_atan2_update, dynamic=False)
