@@ -14,10 +14,14 @@ from reasoner.layers import Block, SwiGLU
 from reasoner.presets import build_model, grid_config
 
 
-def randomize(module: torch.nn.Module, gen: torch.Generator) -> None:
-    with torch.no_grad():  # non-trivial weights everywhere (the q-head starts at zero)
+def randomize(module: torch.nn.Module, gen: torch.Generator, *, all_weights: bool = True) -> None:
+    """Random weights (0.3·N(0, 1)) everywhere, or only where the init left zeros (the q-head,
+    the puzzle table): a whole recursion with every weight at 0.3·N(0, 1) amplifies float
+    rounding ~10x per step, more than a comparison of two summation orders can allow."""
+    with torch.no_grad():
         for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+            if all_weights or not p.abs().max() > 0:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
 
 
 def assert_close(a: torch.Tensor, b: torch.Tensor) -> None:
@@ -54,7 +58,7 @@ def test_inner_seq_first_equals_reference_layout(arch):
     cfg = grid_config(arch, "tiny", hidden_size=48, n_heads=4, seq_len=10, vocab_size=6,
                       num_puzzle_identifiers=3, ffn_multiple=16)  # fmt: skip
     model = build_model(cfg)
-    randomize(model, gen)
+    randomize(model, gen, all_weights=False)
     batch = {"inputs": torch.randint(1, 6, (4, 10), generator=gen),
              "puzzle_identifiers": torch.tensor([0, 2, 1, 2])}  # fmt: skip
     state = {n: torch.randn(4, cfg.total_len, 48, generator=gen) for n in model.state_names}
