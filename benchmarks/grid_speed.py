@@ -64,8 +64,9 @@ def sudoku_data(folder: Path, *, min_rating: int = 0, n: int = 80, seed: int = 0
 
 
 def make_run(arch: str, hidden: int | None, batch: int, dtype: str, data: Path, out: Path,
-             *, compile: bool, device: str = "cpu"):  # fmt: skip
-    """The trainer's `_Run` for one configuration (hidden None = the preset's 512)."""
+             *, compile: bool, device: str = "cpu", seq_first: bool | None = None):  # fmt: skip
+    """The trainer's `_Run` for one configuration (hidden None = the preset's 512); seq_first
+    overrides the compiled step's layout (None = the trainer's choice)."""
     from hartflow.distributed import setup_distributed
     from hartflow.grid.loader import load_grid_data
     from hartflow.grid.train_config import train_config
@@ -81,6 +82,12 @@ def make_run(arch: str, hidden: int | None, batch: int, dtype: str, data: Path, 
                        lr_warmup_steps=10, plot=False)  # fmt: skip
     ctx = setup_distributed(device=device)
     run = _Run(cfg, ctx, load_grid_data(data))
+    if compile and seq_first is not None:
+        from hartflow.grid.compiled import StepFunctions
+
+        run.steps = StepFunctions(run.model, run.steps.eager_loss, enabled=True,
+                                  compile_optimizer=device == "cuda",
+                                  seq_first=seq_first)  # fmt: skip
     run.model.train()
     return run
 
@@ -165,7 +172,8 @@ class Replay:
 
 # --- one configuration ----------------------------------------------------------------------------
 def measure(arch: str, hidden: int | None, batch: int, dtype: str, data: Path, tmp: Path, *,
-            repeats: int, device: str) -> dict[str, Any]:  # fmt: skip
+            repeats: int, device: str,
+            seq_first: bool | None = None) -> dict[str, Any]:  # fmt: skip
     torch.manual_seed(0)
     torch._dynamo.reset()  # a fresh compile cache per configuration (no recompile limit hit)
     load_start = loadavg()
@@ -173,7 +181,7 @@ def measure(arch: str, hidden: int | None, batch: int, dtype: str, data: Path, t
     eager = make_run(arch, hidden, batch, dtype, data, tmp / f"{tag}-e", compile=False,
                      device=device)  # fmt: skip
     compiled = make_run(arch, hidden, batch, dtype, data, tmp / f"{tag}-c", compile=True,
-                        device=device)  # fmt: skip
+                        device=device, seq_first=seq_first)  # fmt: skip
     compiled.model.load_state_dict(eager.model.state_dict())
     stream = batches(data, batch)
     first = next(stream)
@@ -207,6 +215,7 @@ def measure(arch: str, hidden: int | None, batch: int, dtype: str, data: Path, t
         "speedup": me / mc,
         "compile_s": compile_s,
         "compiled_ok": compiled.steps.compiled,
+        "compiled_seq_first": compiled.steps.seq_first,
         "compile_error": compiled.steps.failed,
         "eager_times": t_eager,
         "compiled_times": t_comp,
@@ -252,6 +261,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--quick", action="store_true",
                    help=f"the reduced set measured for the README ({len(QUICK)} configs), "
                         "3 repeats")  # fmt: skip
+    p.add_argument("--seq-first", choices=("auto", "on", "off"), default="auto",
+                   help="the compiled step's layout: the trainer's choice (auto: "
+                        "sequence-first for the MLP mixer on the CPU), or forced on/off "
+                        "for a comparison")  # fmt: skip
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default=str(RESULTS / "grid_speed.json"))
     a = p.parse_args(argv)
@@ -283,8 +296,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         tmp = Path(tmp)
         data = sudoku_data(tmp)
         for arch, hidden, batch, dtype in plan:
+            seq_first = {"auto": None, "on": True, "off": False}[a.seq_first]
             r = measure(arch, None if hidden == 512 else hidden, batch, dtype, data, tmp,
-                        repeats=a.repeats, device=a.device)  # fmt: skip
+                        repeats=a.repeats, device=a.device, seq_first=seq_first)  # fmt: skip
             rows.append(r)
             write_json(Path(a.out), result())  # after every row: a cut-short run keeps its rows
             print(f"{arch} h{r['hidden']} b{batch} {dtype}: eager {r['eager_s']:.3f} s, "

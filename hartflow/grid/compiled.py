@@ -8,7 +8,7 @@ Compiled (each `dynamic=False`: a run's batch shape is fixed):
   (`inner(..., seq_first=True)`: the state as (L, B, D) inside the recursion), where the
   mixer's matmuls read contiguous operands (W·X instead of Xᵀ·Wᵀ per row): 3–4 % faster per
   train step at hidden 128 and 512 (measured side by side). Attention models stay batch-first
-  (sequence-first made their step ≈ 7 % slower), and so do GPUs, where only the batch-first
+  (sequence-first made their step ≈ 8 % slower), and so do GPUs, where only the batch-first
   compiled step has been measured.
 - the ACT loss (float64 stablemax, the BCEs and the metric sums), fused into a few kernels.
 - on CUDA, the AdamATan2 update of the dense weights, with the learning rate and the bias
