@@ -17,6 +17,8 @@ from reasoner.layers import (
     SwiGLU,
     apply_rotary,
     rms_norm,
+    rotary_halves,
+    silu,
     swiglu_hidden,
     trunc_normal_init_,
 )
@@ -104,6 +106,35 @@ class TestRotary:
         with pytest.raises(ValueError, match="even"):
             Rotary(7, 4)
 
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+    def test_halves_form_is_bit_identical(self, gen, dtype):
+        """The compiled path's per-half form computes the rotate-half form's operations in its
+        order: equal bit for bit, on attention's strided (B, H, L, hd) views too."""
+        B, L, H, hd = 2, 11, 3, 16
+        cos, sin = Rotary(hd, L)()
+        qkv = (torch.randn(B, L, 3, H, hd, generator=gen) * 3).to(dtype)
+        q, k, _ = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        qr, kr = apply_rotary(q, k, cos, sin)
+        for x, ref in ((q, qr), (k, kr)):
+            got = rotary_halves(x, cos, sin)
+            assert got.dtype == dtype and got.shape == ref.shape
+            assert torch.equal(got, ref)
+
+    def test_halves_form_detects_a_swapped_sign(self, gen):
+        """The equality above can fail: rotating the other way round differs."""
+        cos, sin = Rotary(8, 5)()
+        q = torch.randn(5, 8, generator=gen)
+        assert not torch.equal(rotary_halves(q, cos, -sin), apply_rotary(q, q, cos, sin)[0])
+
+    @pytest.mark.slow
+    def test_compiled_rotary_is_bit_identical(self, gen):
+        """Under torch.compile apply_rotary takes the per-half form: still the same bits."""
+        cos, sin = Rotary(16, 9)()
+        q, k = torch.randn(2, 2, 4, 9, 16, generator=gen).unbind(0)
+        compiled = torch.compile(apply_rotary, dynamic=False)
+        for got, ref in zip(compiled(q, k, cos, sin), apply_rotary(q, k, cos, sin), strict=True):
+            assert torch.equal(got, ref)
+
 
 class TestAttention:
     @pytest.mark.parametrize("use_rope", [False, True])
@@ -150,6 +181,21 @@ class TestSwiGLU:
         ref = (F.silu(xt @ g.T) * (xt @ u.T)) @ mlp.down.weight.T
         assert torch.allclose(mlp(xt), ref, atol=1e-5)
         assert torch.allclose(mlp.forward_over_rows(x), ref.transpose(1, 2), atol=1e-5)
+
+    @pytest.mark.slow
+    def test_compiled_silu_value_and_gradient(self, gen):
+        """Compiled, SiLU is x·sigmoid(x): F.silu's value and derivative within float rounding
+        (and not, say, the sigmoid alone)."""
+        x = (torch.randn(64, 32, generator=gen) * 4).requires_grad_()
+        compiled = torch.compile(silu, dynamic=False)
+        got = compiled(x)
+        (grad,) = torch.autograd.grad(got.square().sum(), x)
+        ref = F.silu(x)
+        (ref_grad,) = torch.autograd.grad(ref.square().sum(), x)
+        assert torch.equal(silu(x), ref)  # eager: the reference's op itself
+        torch.testing.assert_close(got, ref, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(grad, ref_grad, rtol=1e-5, atol=1e-5)
+        assert not torch.allclose(torch.sigmoid(x), ref, atol=1e-2)
 
 
 class TestBlock:
