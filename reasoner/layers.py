@@ -210,7 +210,7 @@ class Attention(nn.Module):
 def silu(x: torch.Tensor) -> torch.Tensor:
     """SiLU: `F.silu` eagerly (the reference's op); under `torch.compile` x·sigmoid(x), the same
     function within a rounding (x·(1/(1+e⁻ˣ)) against x/(1+e⁻ˣ)), whose derivative reuses the
-    sigmoid: inductor's SiLU backward computes e⁻ˣ twice, and a fused SwiGLU's elementwise
+    sigmoid: inductor's SiLU backward computes e⁻ˣ two times over, and a fused SwiGLU's elementwise
     kernels are bound by that exponential (1.5 % of a compiled TRM-MLP train step at hidden 128)."""
     if torch.compiler.is_compiling():
         return x * torch.sigmoid(x)
